@@ -1,0 +1,356 @@
+"""``MLPClassifier``: the scikit-learn-style face of the engine (fit, predict, save, load)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from os import PathLike
+from typing import IO, Any
+
+import numpy as np
+
+from . import artifact
+from .activations import DERIVATIVES, log_loss
+from .network import Network
+from .optimizers import make_optimizer
+from .params import DEFAULTS, PARAM_RANGES, TRAINABLE_ACTIVATIONS, check_params
+from .preprocessing import LabelEncoder, StandardScaler
+
+EpochCallback = Callable[[int, dict[str, Any]], Any]
+
+
+class MLPClassifier:
+    """Multi-layer perceptron classifier trained with mini-batch SGD or Adam on cross-entropy.
+
+    Inputs are standardised (statistics from the training part), hidden layers use
+    ``activation`` and the output layer softmax. Parameters are validated on construction and
+    again by ``fit``; every error is a ``ValueError`` naming the parameter. ``PARAM_RANGES``
+    describes the valid values.
+
+    Parameters
+    ----------
+    hidden_layers : sequence of int
+        Units per hidden layer (an empty sequence gives multinomial logistic regression).
+    activation : {"relu", "sigmoid", "tanh", "step"}
+        Hidden activation; ``step`` only for inference (``fit`` rejects it).
+    optimizer : {"adam", "sgd"}
+    learning_rate : float
+    epochs : int
+        Maximum passes over the training part.
+    batch_size : int
+    l2 : float
+        Weight decay: adds ``l2 / 2 * sum(W ** 2)`` to the loss (biases excluded).
+    validation_split : float
+        Fraction of rows held out, stratified by class, for ``val_*`` metrics and early
+        stopping; 0 for none.
+    early_stopping : bool
+        Stop after ``patience`` epochs without a lower validation loss (training loss when there
+        is no validation part) and restore the best epoch's weights.
+    patience : int
+    seed : int
+        Seeds the only random generator used (initialisation, split, shuffling).
+    momentum : float
+        SGD momentum (``sgd`` only; 0 for plain SGD).
+    nesterov : bool
+        Nesterov momentum (``sgd`` only).
+    dtype : {"float32", "float64"}
+        Compute dtype.
+    """
+
+    PARAM_RANGES = PARAM_RANGES
+
+    def __init__(self, hidden_layers: Sequence[int] = (64,), activation: str = "relu",
+                 optimizer: str = "adam", learning_rate: float = 1e-3, epochs: int = 50,
+                 batch_size: int = 32, l2: float = 0.0, validation_split: float = 0.1,
+                 early_stopping: bool = True, patience: int = 10, seed: int = 0,
+                 momentum: float = 0.9, nesterov: bool = False, dtype: str = "float32") -> None:
+        given = dict(locals())
+        params = check_params({k: given[k] for k in DEFAULTS}, allow_inference_only=True)
+        for name, value in params.items():
+            setattr(self, name, tuple(value) if name == "hidden_layers" else value)
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor parameters as a JSON-serialisable dict (``hidden_layers`` as a list)."""
+        params = {name: getattr(self, name) for name in DEFAULTS}
+        params["hidden_layers"] = list(params["hidden_layers"])
+        return params
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self.get_params().items() if v != DEFAULTS[k] and
+                   not (k == "hidden_layers" and tuple(v) == DEFAULTS[k])}
+        return f"MLPClassifier({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+    # ------------------------------------------------------------------ training
+
+    def fit(self, X: Any, y: Any, on_epoch: EpochCallback | None = None,
+            feature_names: Sequence[str] | None = None) -> MLPClassifier:
+        """Train on ``X``, ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Finite numbers.
+        y : array-like of shape (n_samples,)
+            Integer or string labels, at least two distinct.
+        on_epoch : callable, optional
+            ``on_epoch(epoch, metrics)`` after every epoch (``epoch`` counts from 1, ``metrics``
+            is the ``history_`` entry); returning ``False`` stops training and sets
+            ``cancelled_``.
+        feature_names : sequence of str, optional
+            One name per column, kept in ``feature_names_`` and in saved artifacts.
+
+        Returns
+        -------
+        self : MLPClassifier
+
+        Raises
+        ------
+        ValueError
+            Invalid parameters, ``step`` activation, bad data, or divergence (non-finite loss).
+        """
+        p = check_params(self.get_params(), allow_inference_only=True)
+        if p["activation"] not in DERIVATIVES:
+            raise ValueError(f"activation={p['activation']!r} has no gradient and cannot be "
+                             f"trained; use one of {list(TRAINABLE_ACTIVATIONS)}")
+        X = _as_2d_float(X, "X")
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(f"X is empty (shape {X.shape}): need at least one row and column")
+        y = np.asarray(y)
+        if y.ndim != 1 or y.shape[0] != X.shape[0]:
+            raise ValueError(f"X and y lengths differ: X has {X.shape[0]} rows, y has shape "
+                             f"{y.shape}")
+        encoder = LabelEncoder()
+        y_idx = encoder.fit_transform(y)
+        if len(encoder.classes_) < 2:
+            raise ValueError(f"y has fewer than 2 classes ({len(encoder.classes_)}): "
+                             "nothing to classify")
+        names = _check_feature_names(feature_names, X.shape[1])
+
+        rng = np.random.default_rng(p["seed"])
+        train, val = _stratified_split(y_idx, p["validation_split"], rng)
+        X_train = X if val.size == 0 else X[train]
+        scaler = StandardScaler().fit(X_train)
+        X_train = scaler.transform(X_train, p["dtype"])
+        X_val = scaler.transform(X[val], p["dtype"])
+        y_train, y_val = y_idx[train], y_idx[val]
+
+        net = Network([X.shape[1], *p["hidden_layers"], len(encoder.classes_)],
+                      p["activation"], p["dtype"])
+        net.initialize(rng)
+        optimizer = make_optimizer(p["optimizer"], [net.params], p["learning_rate"],
+                                   p["momentum"], p["nesterov"])
+
+        self.classes_, self.n_features_in_ = encoder.classes_, X.shape[1]
+        self.feature_names_ = names
+        self.network_, self.scaler_, self._label_kind = net, scaler, encoder.kind
+        self.history_: list[dict[str, Any]] = []
+        self.cancelled_ = False
+        best_loss, best_params, stale = math.inf, net.params.copy(), 0
+        shuffled = np.empty_like(X_train)
+        try:
+            for epoch in range(1, p["epochs"] + 1):
+                loss, accuracy = _train_epoch(net, optimizer, X_train, y_train, shuffled,
+                                              p["batch_size"], p["l2"], rng, epoch)
+                metrics = {"epoch": epoch, "loss": loss, "accuracy": accuracy,
+                           "val_loss": None, "val_accuracy": None}
+                if val.size:
+                    probs = net.feedforward(X_val)
+                    metrics["val_loss"] = log_loss(y_val, probs)
+                    metrics["val_accuracy"] = float(np.mean(probs.argmax(axis=1) == y_val))
+                self.history_.append(metrics)
+
+                monitored = loss if metrics["val_loss"] is None else metrics["val_loss"]
+                if monitored < best_loss:
+                    best_loss, stale = monitored, 0
+                    np.copyto(best_params, net.params)
+                else:
+                    stale += 1
+                if on_epoch is not None and on_epoch(epoch, dict(metrics)) is False:
+                    self.cancelled_ = True
+                    break
+                if p["early_stopping"] and stale >= p["patience"]:
+                    break
+        finally:
+            net.release_workspace()
+        if p["early_stopping"]:
+            np.copyto(net.params, best_params)
+        return self
+
+    # ------------------------------------------------------------------ inference
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+
+        Returns
+        -------
+        probs : ndarray of shape (n_samples, n_classes)
+            In the model's dtype; columns in ``classes_`` order, rows summing to 1.
+        """
+        self._check_fitted()
+        X = _as_2d_float(X, "X")
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, the model expects "
+                             f"{self.n_features_in_}")
+        return self.network_.feedforward(self.scaler_.transform(X, self.network_.dtype))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable class of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Elements of ``classes_`` (int64 or str).
+        """
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "network_"):
+            raise ValueError("this MLPClassifier is not fitted yet: call fit() or load()")
+
+    # ------------------------------------------------------------------ persistence
+
+    @classmethod
+    def from_weights(cls, weights: Sequence[Any], biases: Sequence[Any], classes: Sequence[Any],
+                     mean: Any = None, scale: Any = None,
+                     feature_names: Sequence[str] | None = None,
+                     **params: Any) -> MLPClassifier:
+        """Build a fitted classifier from explicit parameters (e.g. a hand-made ``step`` net).
+
+        Parameters
+        ----------
+        weights : list of array-like of shape (fan_in, fan_out)
+        biases : list of array-like of shape (fan_out,)
+        classes : array-like of shape (n_classes,)
+            Labels in output order; sorted.
+        mean, scale : array-like of shape (n_features,), optional
+            Input standardisation; default none (mean 0, scale 1).
+        feature_names : sequence of str, optional
+        **params
+            Constructor parameters; ``hidden_layers`` is taken from ``weights``.
+
+        Returns
+        -------
+        clf : MLPClassifier
+        """
+        params["hidden_layers"] = [np.shape(W)[1] for W in weights[:-1]]
+        clf = cls(**params)
+        n_features = np.shape(weights[0])[0]
+        state = artifact.ModelState(
+            params=clf.get_params(),
+            weights=[np.asarray(W, dtype=clf.dtype) for W in weights],
+            biases=[np.asarray(b, dtype=clf.dtype) for b in biases],
+            mean=np.zeros(n_features) if mean is None else mean,
+            scale=np.ones(n_features) if scale is None else scale,
+            classes=LabelEncoder(classes).classes_,
+            feature_names=None if feature_names is None else list(feature_names))
+        return cls._from_state(artifact.validated(state))
+
+    def save(self, file: str | PathLike[str] | IO[bytes]) -> None:
+        """Write the model as one ``.npz`` artifact to a path or binary file object."""
+        self._check_fitted()
+        state = artifact.ModelState(
+            params=self.get_params(), weights=self.network_.weights,
+            biases=self.network_.biases, mean=self.scaler_.mean_, scale=self.scaler_.scale_,
+            classes=self.classes_, feature_names=self.feature_names_)
+        artifact.save(state, file)
+
+    @classmethod
+    def load(cls, file: str | PathLike[str] | IO[bytes]) -> MLPClassifier:
+        """Read a model written by ``save``; raises ``ArtifactError`` if it is not valid."""
+        return cls._from_state(artifact.load(file))
+
+    @classmethod
+    def _from_state(cls, state: artifact.ModelState) -> MLPClassifier:
+        clf = cls(**state.params)
+        sizes = [state.weights[0].shape[0]] + [W.shape[1] for W in state.weights]
+        net = Network(sizes, clf.activation, clf.dtype)
+        for target, source in zip(net.weights + net.biases, state.weights + state.biases,
+                                  strict=True):
+            target[...] = source
+        clf.network_ = net
+        clf.scaler_ = StandardScaler(state.mean, state.scale)
+        encoder = LabelEncoder(state.classes)
+        clf.classes_, clf._label_kind = encoder.classes_, encoder.kind
+        clf.n_features_in_ = sizes[0]
+        clf.feature_names_ = state.feature_names
+        clf.history_, clf.cancelled_ = [], False
+        return clf
+
+
+def _train_epoch(net: Network, optimizer: Any, X: np.ndarray, y: np.ndarray,
+                 shuffled: np.ndarray, batch_size: int, l2: float,
+                 rng: np.random.Generator, epoch: int) -> tuple[float, float]:
+    """One pass over ``X`` in a fresh random order; returns running (loss, accuracy).
+
+    The rows are shuffled once into the preallocated ``shuffled`` buffer, so every batch is a
+    contiguous slice (no per-batch copies).
+    """
+    n = X.shape[0]
+    order = rng.permutation(n)
+    np.take(X, order, axis=0, out=shuffled)
+    y_shuffled = y[order]
+    params, grads = [net.params], [net.grad]
+    total_loss, correct = 0.0, 0
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for start in range(0, n, batch_size):
+            xb, yb = shuffled[start:start + batch_size], y_shuffled[start:start + batch_size]
+            loss, probs = net.backprop(xb, yb, l2)
+            if not math.isfinite(loss):
+                raise ValueError(f"training diverged at epoch {epoch} (non-finite loss); "
+                                 "try a smaller learning_rate")
+            total_loss += loss * xb.shape[0]
+            correct += int(np.count_nonzero(probs.argmax(axis=1) == yb))
+            optimizer.update(params, grads)
+    if not np.all(np.isfinite(net.params)):
+        raise ValueError(f"training diverged at epoch {epoch} (non-finite weights); "
+                         "try a smaller learning_rate")
+    return total_loss / n, correct / n
+
+
+def _as_2d_float(X: Any, name: str) -> np.ndarray:
+    """``X`` as a 2-D numeric ndarray with only finite values, else ValueError saying why."""
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        try:
+            X = X.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be numeric, got dtype {X.dtype}") from None
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.dtype.kind == "f" and not np.isfinite(X).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return X
+
+
+def _check_feature_names(names: Sequence[str] | None, n_features: int) -> list[str] | None:
+    if names is None:
+        return None
+    names = list(names)
+    if len(names) != n_features or not all(isinstance(s, str) for s in names):
+        raise ValueError(f"feature_names must be {n_features} strings, got {names!r:.200}")
+    return names
+
+
+def _stratified_split(y: np.ndarray, fraction: float,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffled (train, validation) row indices holding ``fraction`` of each class out.
+
+    A class keeps at least one training row; with too few rows the validation part is empty.
+    """
+    if fraction <= 0:
+        return np.arange(len(y)), np.empty(0, dtype=np.int64)
+    held = []
+    for c in range(int(y.max()) + 1):
+        rows = rng.permutation(np.flatnonzero(y == c))
+        held.append(rows[:min(int(round(fraction * len(rows))), len(rows) - 1)])
+    val = np.sort(np.concatenate(held))
+    train = np.setdiff1d(np.arange(len(y)), val, assume_unique=True)
+    return train, val

@@ -1,0 +1,215 @@
+"""A fully connected network: dense layers ``a @ W + b``, hidden activations, softmax output.
+
+In the spirit of Nielsen's ``network.py``: parallel lists ``weights`` / ``biases``, a short
+feedforward, and a backprop that keeps every layer's output on the way up and walks the layers
+backwards on the way down.
+
+All parameters live in one flat vector ``params`` (every layer's weights first, then every
+layer's biases) and ``weights[i]`` / ``biases[i]`` are views into it; the gradient vector
+``grad`` has the same layout. An optimiser therefore updates one array per step, L2 decay is
+one operation on the weight block, early stopping snapshots one array, and a gradient check can
+perturb ``params`` directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .activations import ACTIVATIONS, DERIVATIVES, log_loss
+
+
+def _layer_views(flat: np.ndarray, sizes: Sequence[int]) -> tuple[list, list]:
+    """Split ``flat`` into weight matrices (fan_in, fan_out) and bias vectors (fan_out,)."""
+    weights, biases, offset = [], [], 0
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        weights.append(flat[offset:offset + fan_in * fan_out].reshape(fan_in, fan_out))
+        offset += fan_in * fan_out
+    for fan_out in sizes[1:]:
+        biases.append(flat[offset:offset + fan_out])
+        offset += fan_out
+    return weights, biases
+
+
+class _Workspace:
+    """Preallocated per-layer output and error buffers for batches of up to ``rows`` rows."""
+
+    def __init__(self, sizes: Sequence[int], rows: int, dtype: np.dtype, n_weights: int) -> None:
+        self.rows = rows
+        self.outputs = [np.empty((rows, n), dtype=dtype) for n in sizes[1:]]
+        self.deltas = [np.empty((rows, n), dtype=dtype) for n in sizes[1:]]
+        self.index = np.arange(rows)
+        self.l2_term = np.empty(n_weights, dtype=dtype)
+
+
+class Network:
+    """Dense layers of sizes ``sizes``; hidden layers use ``activation``, the output softmax.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        ``[n_features, hidden_1, ..., n_classes]``.
+    activation : str
+        Key of ``ACTIVATIONS`` for the hidden layers.
+    dtype : str or numpy dtype
+        Compute dtype (float32 or float64).
+
+    Attributes
+    ----------
+    params : ndarray of shape (n_params,)
+        All weights then all biases.
+    weights : list of ndarray of shape (fan_in, fan_out)
+        Views into ``params``.
+    biases : list of ndarray of shape (fan_out,)
+        Views into ``params``.
+    grad : ndarray of shape (n_params,)
+        Gradient of the last ``backprop``, laid out like ``params``.
+    """
+
+    def __init__(self, sizes: Sequence[int], activation: str = "relu",
+                 dtype: np.dtype | str = np.float32) -> None:
+        self.sizes = [int(s) for s in sizes]
+        self.activation = activation
+        self.dtype = np.dtype(dtype)
+        shapes = list(zip(self.sizes[:-1], self.sizes[1:], strict=True))
+        self.n_weights = sum(a * b for a, b in shapes)
+        n_params = self.n_weights + sum(self.sizes[1:])
+        self.params = np.zeros(n_params, dtype=self.dtype)
+        self.grad = np.zeros(n_params, dtype=self.dtype)
+        self.weights, self.biases = _layer_views(self.params, self.sizes)
+        self.weight_grads, self.bias_grads = _layer_views(self.grad, self.sizes)
+        self._workspace: _Workspace | None = None
+
+    @property
+    def n_layers(self) -> int:
+        """Number of weight layers (hidden layers + output layer)."""
+        return len(self.weights)
+
+    def initialize(self, rng: np.random.Generator) -> None:
+        """Draw fresh weights from ``rng``; biases start at zero.
+
+        He normal (std ``sqrt(2 / fan_in)``) for relu layers, Glorot/Xavier uniform
+        (``±sqrt(6 / (fan_in + fan_out))``) for sigmoid and tanh layers and the softmax output.
+        """
+        for layer, W in enumerate(self.weights):
+            fan_in, fan_out = W.shape
+            if self.layer_activation(layer) == "relu":
+                W[...] = rng.standard_normal(W.shape) * np.sqrt(2.0 / fan_in)
+            else:
+                bound = np.sqrt(6.0 / (fan_in + fan_out))
+                W[...] = rng.uniform(-bound, bound, W.shape)
+        for b in self.biases:
+            b[...] = 0.0
+
+    def layer_activation(self, layer: int) -> str:
+        """Name of the activation of weight layer ``layer`` (softmax for the last)."""
+        return "softmax" if layer == self.n_layers - 1 else self.activation
+
+    def feedforward(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities of ``X``; allocates its own arrays, so it is thread-safe.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, sizes[0])
+            Scaled inputs in the network's dtype.
+
+        Returns
+        -------
+        probs : ndarray of shape (n_samples, sizes[-1])
+        """
+        a = X
+        for layer, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            a = a @ W
+            a += b
+            ACTIVATIONS[self.layer_activation(layer)](a)
+        return a
+
+    def backprop(self, X: np.ndarray, y: np.ndarray, l2: float = 0.0) -> tuple[float, np.ndarray]:
+        """Forward and backward pass over one batch; fills ``self.grad``.
+
+        The objective is ``mean cross-entropy + l2 / 2 * sum(W ** 2)`` over all weight matrices
+        (biases are not decayed). Uses the training workspace, so it is not thread-safe.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, sizes[0])
+            Scaled inputs in the network's dtype.
+        y : ndarray of shape (n_samples,)
+            Class indices.
+        l2 : float
+            Weight-decay strength.
+
+        Returns
+        -------
+        loss : float
+            The objective at the current parameters.
+        probs : ndarray of shape (n_samples, sizes[-1])
+            Predicted probabilities (a view into the workspace, valid until the next call).
+        """
+        n = X.shape[0]
+        ws = self._ensure_workspace(n)
+
+        # Forward: keep every layer's output, activations[0] being the input itself.
+        activations = [X]
+        for layer, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            a = np.matmul(activations[-1], W, out=ws.outputs[layer][:n])
+            a += b
+            ACTIVATIONS[self.layer_activation(layer)](a)
+            activations.append(a)
+        probs = activations[-1]
+        loss = log_loss(y, probs)
+
+        # Output error: for softmax + cross-entropy, d(loss)/d(logits) = (probs - onehot(y)) / n.
+        delta = ws.deltas[-1][:n]
+        np.copyto(delta, probs)
+        delta[ws.index[:n], y] -= 1.0
+        delta *= 1.0 / n
+
+        # Backward: each layer's gradients from its input and its error, then the error of the
+        # layer below through W^T and the activation's derivative (taken from its output).
+        for layer in reversed(range(self.n_layers)):
+            np.matmul(activations[layer].T, delta, out=self.weight_grads[layer])
+            np.sum(delta, axis=0, out=self.bias_grads[layer])
+            if layer > 0:
+                below = np.matmul(delta, self.weights[layer].T, out=ws.deltas[layer - 1][:n])
+                DERIVATIVES[self.activation](activations[layer], below)
+                delta = below
+
+        if l2:
+            w, gw = self.params[:self.n_weights], self.grad[:self.n_weights]
+            loss += 0.5 * l2 * float(np.dot(w, w))
+            np.multiply(w, l2, out=ws.l2_term)
+            gw += ws.l2_term
+        return loss, probs
+
+    def loss_and_gradient(self, packed: np.ndarray, X: np.ndarray, y: np.ndarray,
+                          l2: float = 0.0) -> tuple[float, np.ndarray]:
+        """Objective and its gradient at packed parameters (for gradient checks).
+
+        Parameters
+        ----------
+        packed : ndarray of shape (n_params,)
+            Parameters in the layout of ``params``; copied into the network.
+        X : ndarray of shape (n_samples, sizes[0])
+        y : ndarray of shape (n_samples,)
+        l2 : float
+
+        Returns
+        -------
+        loss : float
+        grad : ndarray of shape (n_params,)
+            A copy.
+        """
+        self.params[...] = packed
+        loss, _ = self.backprop(X, y, l2)
+        return loss, self.grad.copy()
+
+    def _ensure_workspace(self, rows: int) -> _Workspace:
+        if self._workspace is None or self._workspace.rows < rows:
+            self._workspace = _Workspace(self.sizes, rows, self.dtype, self.n_weights)
+        return self._workspace
+
+    def release_workspace(self) -> None:
+        """Drop the training buffers (after fit, so a served model holds only its parameters)."""
+        self._workspace = None

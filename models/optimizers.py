@@ -1,0 +1,161 @@
+"""Stochastic optimisers that update a list of parameter arrays in place.
+
+Like scikit-learn's ``_stochastic_optimizers.py``: an optimiser is built over the list of
+parameter arrays it will update (to size its state buffers) and ``update(params, grads)``
+applies one step to those same arrays. The network keeps all its parameters in one flat
+vector, so in practice each list holds a single array and a step is a handful of whole-array
+numpy operations with ``out=`` buffers: no temporaries are allocated per step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class SGD:
+    """Stochastic gradient descent with optional (Nesterov) momentum.
+
+    With velocity ``v`` (initially 0), each step does ``v = momentum * v - lr * g`` and then
+    ``p += v`` (classical) or ``p += momentum * v - lr * g`` (Nesterov). ``momentum=0`` is
+    plain SGD, ``p -= lr * g``.
+
+    Parameters
+    ----------
+    params : list of ndarray
+        The arrays that ``update`` will modify; only their shapes and dtypes are used here.
+    learning_rate : float
+        Step size.
+    momentum : float, default 0.0
+        In [0, 1).
+    nesterov : bool, default False
+        Use Nesterov's momentum.
+    """
+
+    def __init__(self, params: Sequence[np.ndarray], learning_rate: float,
+                 momentum: float = 0.0, nesterov: bool = False) -> None:
+        self.learning_rate = float(learning_rate)
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.velocities = [np.zeros_like(p) for p in params]
+        self._scratch = [np.empty_like(p) for p in params]
+
+    def update(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+        """Apply one step to ``params`` in place.
+
+        Parameters
+        ----------
+        params : list of ndarray
+            Parameter arrays, as given to the constructor.
+        grads : list of ndarray
+            Gradients of the loss, same shapes as ``params``.
+        """
+        lr, mu = self.learning_rate, self.momentum
+        for p, g, v, step in zip(params, grads, self.velocities, self._scratch, strict=True):
+            np.multiply(g, lr, out=step)                 # step = lr * g
+            if mu == 0.0:
+                p -= step
+                continue
+            v *= mu
+            v -= step                                    # v = mu * v - lr * g
+            if self.nesterov:
+                p -= step
+                np.multiply(v, mu, out=step)
+                p += step                                # p += mu * v - lr * g
+            else:
+                p += v
+
+
+class Adam:
+    """Adam (Kingma & Ba, 2015) with bias correction.
+
+    Keeps the moment estimates in a rescaled form so that a step is ten in-place passes::
+
+        m~ = beta1 * m~ + g                 # m~ = m / (1 - beta1)
+        v~ = beta2 * v~ + g**2              # v~ = v / (1 - beta2)
+        p -= a_t * m~ / (sqrt(v~) + eps_t)
+
+    which is algebraically the textbook update
+    ``p -= lr * m_hat / (sqrt(v_hat) + eps)`` with ``m_hat = m / (1 - beta1**t)`` and
+    ``v_hat = v / (1 - beta2**t)``: the constant factors are folded into the scalars ``a_t``
+    and ``eps_t``.
+
+    Parameters
+    ----------
+    params : list of ndarray
+        The arrays that ``update`` will modify; only their shapes and dtypes are used here.
+    learning_rate : float
+        Step size ``lr``.
+    beta1, beta2 : float
+        Decay rates of the first and second moment estimates.
+    epsilon : float
+        Added to ``sqrt(v_hat)`` for numerical stability.
+    """
+
+    def __init__(self, params: Sequence[np.ndarray], learning_rate: float,
+                 beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8) -> None:
+        self.learning_rate = float(learning_rate)
+        self.beta1, self.beta2, self.epsilon = float(beta1), float(beta2), float(epsilon)
+        self.t = 0
+        self.ms = [np.zeros_like(p) for p in params]
+        self.vs = [np.zeros_like(p) for p in params]
+        self._scratch = [np.empty_like(p) for p in params]
+
+    def update(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+        """Apply one step to ``params`` in place.
+
+        Parameters
+        ----------
+        params : list of ndarray
+            Parameter arrays, as given to the constructor.
+        grads : list of ndarray
+            Gradients of the loss, same shapes as ``params``.
+        """
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+        # sqrt(v_hat) = c * sqrt(v~) with c = sqrt((1 - b2) / (1 - b2**t)), so
+        # lr * m_hat / (sqrt(v_hat) + eps) = a_t * m~ / (sqrt(v~) + eps / c).
+        c = math.sqrt((1.0 - b2) / (1.0 - b2**self.t))
+        a_t = self.learning_rate * (1.0 - b1) / ((1.0 - b1**self.t) * c)
+        eps_t = self.epsilon / c
+        for p, g, m, v, tmp in zip(params, grads, self.ms, self.vs, self._scratch, strict=True):
+            m *= b1
+            m += g
+            np.multiply(g, g, out=tmp)
+            v *= b2
+            v += tmp
+            np.sqrt(v, out=tmp)
+            tmp += eps_t
+            np.divide(m, tmp, out=tmp)
+            tmp *= a_t
+            p -= tmp
+
+
+#: Optimiser classes by name; ``sgd`` takes ``momentum`` and ``nesterov``, ``adam`` ignores them.
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+
+def make_optimizer(name: str, params: Sequence[np.ndarray], learning_rate: float,
+                   momentum: float = 0.0, nesterov: bool = False) -> SGD | Adam:
+    """Build the optimiser called ``name`` over ``params``.
+
+    Parameters
+    ----------
+    name : {"sgd", "adam"}
+    params : list of ndarray
+        Arrays the optimiser will update.
+    learning_rate : float
+    momentum : float
+        Used by ``sgd`` only.
+    nesterov : bool
+        Used by ``sgd`` only.
+
+    Returns
+    -------
+    optimizer : SGD or Adam
+    """
+    if name == "sgd":
+        return SGD(params, learning_rate, momentum=momentum, nesterov=nesterov)
+    return OPTIMIZERS[name](params, learning_rate)

@@ -1,0 +1,30 @@
+"""nnserve's Flask service: ``create_app(test_config)`` is the app factory gunicorn calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from service.config import Settings
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app. ``test_config`` overrides settings by field name (``store``, ``queue``...)."""
+    settings = Settings.from_env(test_config)
+    app = Flask(__name__)
+    app.config.update(
+        NNSERVE=settings,
+        MAX_CONTENT_LENGTH=None,  # enforced by service.api.body with a problem+json 413
+        API_TITLE="nnserve",
+        API_VERSION="0.1.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="/docs/assets/",
+    )
+    from service.api import register_api
+
+    register_api(app)
+    return app

@@ -1,0 +1,170 @@
+"""Reading request bodies: size limit, JSON (fast and strict), CSV, schema validation.
+
+JSON is decoded with orjson. Bodies orjson refuses (NaN/Infinity literals, integers beyond 64 bits,
+deep nesting) and bodies that may hold a duplicate key are decoded again with the standard library
+in strict mode, so the client learns exactly what is wrong: NaN becomes a 422 naming the field,
+everything else malformed a 400.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from typing import Any
+
+import orjson
+from flask import Request, current_app, request
+from marshmallow import Schema, ValidationError
+
+from service.errors import BadRequest, PayloadTooLarge, Unprocessable
+
+# Every JSON string token, with a trailing colon when it is an object key. Strings are consumed
+# whole, so a quote or colon inside a string is never mistaken for structure.
+_STRING_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"(\s*:)?', re.DOTALL)
+# Integers beyond 64 bits become floats, as orjson reads them; beyond a double's range they are
+# refused.
+_MAX_INT_DIGITS = 308
+
+
+def raw_body(req: Request | None = None) -> bytes:
+    """The request body, refusing more than ``max_body_mb`` with 413 before reading it all."""
+    req = req or request
+    limit = current_app.config["NNSERVE"].max_body_bytes
+    length = req.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLarge(f"request body is {length} bytes; the limit is {limit} bytes "
+                              "(NNSERVE_MAX_BODY_MB)")
+    data = req.stream.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes "
+                              "(NNSERVE_MAX_BODY_MB)")
+    return data
+
+
+def parse_json(data: bytes) -> Any:
+    """Decode a JSON document; malformed → 400 saying where, duplicate keys → 400."""
+    if not data.strip():
+        raise BadRequest("request body is empty; expected a JSON document")
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return _parse_strict(data)
+    if b'"' in data and _count_keys(data) != _count_tree_keys(doc):
+        return _parse_strict(data)
+    return doc
+
+
+def json_body() -> Any:
+    return parse_json(raw_body())
+
+
+def json_object() -> dict[str, Any]:
+    doc = json_body()
+    if not isinstance(doc, dict):
+        raise BadRequest(f"request body must be a JSON object, got {type(doc).__name__}")
+    return doc
+
+
+def load(schema: Schema, doc: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``doc`` against ``schema``; failures → 422 with every field path and message."""
+    try:
+        return schema.load(doc)
+    except ValidationError as exc:
+        errors = flatten_messages(exc.messages)
+        detail = "; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in errors.items())
+        raise Unprocessable(detail, errors=errors) from None
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as ``{"data.features": ["..."]}``."""
+    if isinstance(messages, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            path = f"{prefix}.{key}" if prefix and not isinstance(key, int) else (
+                f"{prefix}[{key}]" if prefix else str(key))
+            out.update(flatten_messages(value, path))
+        return out
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return {prefix or "_body": list(messages)}
+    return {prefix or "_body": [str(messages)]}
+
+
+def parse_csv(
+    data: bytes, label_column: str | None
+) -> tuple[list[str], list[list[str]], list[str]]:
+    """Split a CSV with a header row into (feature names, feature cells, labels).
+
+    The label column is ``label_column`` or, when not given, a column named ``label`` or else
+    the last one. Cells stay strings; the caller converts them with NumPy.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+        rows = [row for row in csv.reader(io.StringIO(text, newline=""), strict=True) if row]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise BadRequest(f"malformed CSV: {exc}") from None
+    if len(rows) < 2:
+        raise BadRequest("CSV needs a header row and at least one data row")
+    header = [name.strip() for name in rows[0]]
+    if label_column is None:
+        label_column = "label" if "label" in header else header[-1]
+    if label_column not in header:
+        raise Unprocessable(f"label_column: no column {label_column!r} in the CSV header",
+                            errors={"label_column": [f"no column {label_column!r} in the header"]})
+    at = header.index(label_column)
+    features, labels = [], []
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise BadRequest(f"malformed CSV: line {line} has {len(row)} cells, "
+                             f"the header has {len(header)}")
+        labels.append(row[at].strip())
+        features.append(row[:at] + row[at + 1:])
+    return header[:at] + header[at + 1:], features, labels
+
+
+def _count_keys(data: bytes) -> int:
+    return sum(1 for m in _STRING_TOKEN.finditer(data) if m.group(1))
+
+
+def _count_tree_keys(doc: Any) -> int:
+    """Object keys in a decoded document; lists of numbers (or rows of them) are skipped whole.
+
+    A skipped list holding an object makes the counts differ, which only sends the body down the
+    strict path: it never lets a duplicate through.
+    """
+    if isinstance(doc, dict):
+        return len(doc) + sum(_count_tree_keys(v) for v in doc.values())
+    if isinstance(doc, list) and doc:
+        first = doc[0]
+        if isinstance(first, int | float) or (
+                isinstance(first, list) and first and isinstance(first[0], int | float)):
+            return 0
+        return sum(_count_tree_keys(v) for v in doc)
+    return 0
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise BadRequest(f"malformed JSON: duplicate key {key!r} in one object")
+        out[key] = value
+    return out
+
+
+def _bounded_int(text: str) -> int | float:
+    digits = len(text.lstrip("-"))
+    if digits > _MAX_INT_DIGITS:
+        raise BadRequest(f"malformed JSON: integer {text[:24]}... is too large")
+    return int(text) if digits < 19 else float(text)
+
+
+def _parse_strict(data: bytes) -> Any:
+    try:
+        return json.loads(data, object_pairs_hook=_no_duplicates, parse_int=_bounded_int,
+                          parse_constant=float)
+    except RecursionError:
+        raise BadRequest("malformed JSON: nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"malformed JSON: {exc}") from None

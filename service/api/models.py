@@ -1,0 +1,100 @@
+"""``/models``: the registry of model versions and aliases (HTTP translation only)."""
+
+from __future__ import annotations
+
+from flask import Response, send_file
+from flask_smorest import Blueprint
+
+from service.api.body import json_object, load
+from service.api.docs import body_doc, problems
+from service.api.schemas import (
+    AliasRequestSchema,
+    AliasSchema,
+    ModelListSchema,
+    ModelSummarySchema,
+    VersionMetaSchema,
+)
+from service.runtime import get_runtime
+from service.store import parse_version, validate_alias, validate_model_name
+
+blp = Blueprint("models", __name__, description="Model registry: versions and aliases")
+_alias_request = AliasRequestSchema()
+
+
+def _version(name: str, version: str) -> int:
+    validate_model_name(name)
+    v = parse_version(version)
+    get_runtime().store.meta(name, v)  # 404 when absent
+    return v
+
+
+@blp.route("/models", methods=["GET"])
+@blp.response(200, ModelListSchema)
+def list_models() -> dict:
+    """Every model with its versions, aliases and latest version."""
+    store = get_runtime().store
+    return {"models": [store.summary(name) for name in store.list_models()]}
+
+
+@blp.route("/models/<name>", methods=["GET"])
+@blp.response(200, ModelSummarySchema)
+@problems(blp, 404, 422)
+def get_model(name: str) -> dict:
+    """One model: versions, aliases, latest."""
+    validate_model_name(name)
+    return get_runtime().store.summary(name)
+
+
+@blp.route("/models/<name>/versions/<version>", methods=["GET"])
+@blp.response(200, VersionMetaSchema)
+@problems(blp, 404, 422)
+def get_version(name: str, version: str) -> dict:
+    """Metadata of one version: params, classes, metrics, history, dataset and artifact hashes."""
+    v = _version(name, version)
+    return get_runtime().store.meta(name, v)
+
+
+@blp.route("/models/<name>/versions/<version>", methods=["DELETE"])
+@blp.response(204)
+@problems(blp, 404, 409, 422)
+def delete_version(name: str, version: str) -> Response:
+    """Delete a version (409 while an alias points at it)."""
+    get_runtime().store.delete_version(name, _version(name, version))
+    return Response(status=204)
+
+
+@blp.route("/models/<name>/versions/<version>/artifact", methods=["GET"])
+@blp.response(200, description="The model.npz artifact",
+              content_type="application/octet-stream")
+@problems(blp, 404, 422)
+def get_artifact(name: str, version: str) -> Response:
+    """Download the version's ``model.npz`` (numeric arrays only; load with allow_pickle=False)."""
+    v = _version(name, version)
+    store = get_runtime().store
+    return send_file(store.artifact_path(name, v), mimetype="application/octet-stream",
+                     as_attachment=True, download_name=f"{name}-v{v}.npz",
+                     etag=store.meta(name, v)["artifact_sha256"])
+
+
+@blp.route("/models/<name>/aliases/<alias>", methods=["PUT"])
+@body_doc(AliasRequestSchema)
+@blp.response(200, AliasSchema)
+@problems(blp, 400, 404, 422)
+def put_alias(name: str, alias: str) -> dict:
+    """Point an alias (e.g. ``production``) at a version; ``latest`` moves on by itself."""
+    validate_model_name(name)
+    validate_alias(alias)
+    version = load(_alias_request, json_object())["version"]
+    get_runtime().store.set_alias(name, alias, version)
+    return {"model": name, "alias": alias, "version": version}
+
+
+@blp.route("/models/<name>/aliases/<alias>", methods=["DELETE"])
+@blp.response(204)
+@problems(blp, 404, 422)
+def delete_alias(name: str, alias: str) -> Response:
+    """Remove an alias; the version it pointed at stays."""
+    validate_model_name(name)
+    validate_alias(alias)
+    get_runtime().store.delete_alias(name, alias)
+    return Response(status=204)

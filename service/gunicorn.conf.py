@@ -1,0 +1,50 @@
+"""gunicorn configuration of ``nnserve serve`` (sync workers: gthread gave no more throughput
+and a 3-5x worse p99 here).
+
+Settings come from ``NNSERVE_*`` (``service.config``). When ``NNSERVE_EMBEDDED_WORKER`` is true
+the training worker runs beside gunicorn: started once the arbiter is ready, stopped on exit —
+never inside a request-serving worker.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+
+from service.config import Settings
+
+_settings = Settings.from_env()
+
+_host = f"[{_settings.host}]" if ":" in _settings.host else _settings.host
+bind = [f"{_host}:{_settings.port}"]
+workers = _settings.workers
+worker_class = "sync"
+graceful_timeout = _settings.graceful_timeout
+timeout = 120
+keepalive = 5
+# Requests are logged by the app as JSON lines; gunicorn logs only its own lifecycle.
+accesslog = None
+errorlog = "-"
+loglevel = _settings.log_level.lower()
+proc_name = "nnserve"
+wsgi_app = "service:create_app()"
+
+
+def when_ready(server):
+    if not _settings.embedded_worker:
+        return
+    server.log.info("starting the embedded training worker")
+    server.nnserve_worker = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "worker"], env=os.environ.copy())
+
+
+def on_exit(server):
+    worker = getattr(server, "nnserve_worker", None)
+    if worker is None or worker.poll() is not None:
+        return
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout=_settings.graceful_timeout + 5)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()

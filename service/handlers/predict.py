@@ -1,0 +1,65 @@
+"""The one prediction handler: resolve a model version, validate rows, return probabilities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from service.arrays import as_matrix, check_matrix, check_width
+from service.config import Settings
+from service.errors import field_error
+from service.model_cache import LoadedModel, ModelCache
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Probabilities of one request.
+
+    ``probabilities`` has shape (n_rows, n_classes), columns in the order of ``classes``;
+    ``labels`` holds the most probable class of each row.
+    """
+
+    model: str
+    version: int
+    classes: list[Any]
+    probabilities: np.ndarray
+    labels: list[Any]
+    loaded: LoadedModel
+
+
+def parse_ref(value: Any, field: str = "version") -> int | str | None:
+    """A version reference from a request: a positive int, a digit string, an alias or None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise field_error(field, "must be a version number, 'latest' or an alias name")
+    if isinstance(value, int) and value < 1:
+        raise field_error(field, "version numbers start at 1")
+    if isinstance(value, str) and not value:
+        raise field_error(field, "must not be empty")
+    return value
+
+
+def predict(cache: ModelCache, settings: Settings, name: str, ref: int | str | None,
+            rows: list | np.ndarray, field: str = "instances") -> Prediction:
+    """Predict class probabilities for ``rows`` with model ``name`` at version ``ref``.
+
+    Parameters
+    ----------
+    rows : list of rows (decoded JSON) or ndarray of shape (n_rows, n_features)
+    field : the request field the rows came from, named in validation errors.
+    """
+    loaded = cache.get(name, ref)
+    limits = {"max_rows": settings.max_rows, "max_features": settings.max_features}
+    if isinstance(rows, np.ndarray):
+        matrix = check_matrix(rows, field, **limits)
+    else:
+        matrix = as_matrix(rows, field, **limits)
+    check_width(matrix, field, loaded.model.n_features_in_, name)
+    proba = loaded.model.predict_proba(matrix)
+    classes = loaded.model.classes_
+    labels = classes[np.argmax(proba, axis=1)]
+    return Prediction(model=name, version=loaded.version, classes=classes.tolist(),
+                      probabilities=proba, labels=labels.tolist(), loaded=loaded)

@@ -1,0 +1,382 @@
+"""Filesystem model registry in TF Serving's layout.
+
+``<root>/models/<name>/<version>/{model.npz, meta.json}`` plus ``<name>/aliases.json``. A version
+is built in a hidden temp dir and ``os.rename``d into place, so it is visible only when complete,
+and is immutable afterwards. Version numbers are allocated by exclusive create of
+``<name>/.alloc/<v>`` and are never reused. Hidden entries (``.tmp-*``, ``.del-*``) are work in
+progress; ``recover()`` removes the ones a crashed process left behind. Symlinks planted in the
+store are never followed: a symlinked model or version dir counts as absent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import stat
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from service.errors import Conflict, NotFound, ServiceError, ServiceUnavailable
+from service.names import (
+    is_model_name,
+    is_version_ref,
+    parse_version,
+    validate_alias,
+    validate_model_name,
+)
+
+__all__ = ["ArtifactCorrupt", "ModelStore", "parse_version", "validate_alias",
+           "validate_model_name"]
+
+_VERSION_DIR = re.compile(r"[1-9][0-9]*")
+_HOST = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:64] or "host"
+
+
+class ArtifactCorrupt(ServiceUnavailable):
+    """A stored artifact is missing, truncated or fails its sha256 check (503)."""
+
+    slug = "artifact-corrupt"
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Create ``path`` (exclusively), write ``data`` and fsync it."""
+    with open(path, "xb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _read_file(path: Path) -> bytes:
+    """Read a regular file, refusing to follow a symlink (OSError ELOOP)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
+def _is(path: Path, kind: Callable[[int], bool] = stat.S_ISDIR) -> bool:
+    """Whether ``path`` itself (never a symlink's target) is a dir (or ``kind``)."""
+    try:
+        return kind(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def _tmp_name(kind: str, tag: object) -> str:
+    # ".<kind>-<tag>-<pid>-<rand>-<host>": recover() may judge the pid only on the same host.
+    return f".{kind}-{tag}-{os.getpid()}-{secrets.token_hex(4)}-{_HOST}"
+
+
+def _stale(entry: os.DirEntry[str], grace: float) -> bool:
+    """A temp entry older than ``grace`` seconds or whose creator (on this host) is dead."""
+    try:
+        if time.time() - entry.stat(follow_symlinks=False).st_mtime > grace:
+            return True
+    except FileNotFoundError:
+        return False
+    _, _, pid, _, host = (entry.name.split("-", 4) + [""] * 5)[:5]
+    if host != _HOST or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # EPERM: the pid exists
+        pass
+    return False
+
+
+class ModelStore:
+    """Versioned models under ``<root>/models``; safe to share between processes."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.models_dir = self.root / "models"
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- paths ---------------------------------------------------------------------------------
+    def _model_dir(self, name: str) -> Path:
+        """The model's dir; NotFound when absent (a symlink counts as absent)."""
+        path = self.models_dir / validate_model_name(name)
+        if not _is(path):
+            raise NotFound(f"model {name!r} not found")
+        return path
+
+    def _version_dir(self, name: str, version: int | str) -> Path:
+        version = parse_version(version)
+        path = self._model_dir(name) / str(version)
+        if not _is(path):
+            raise NotFound(f"version {version} of model {name!r} not found")
+        return path
+
+    def _ensure_model_dir(self, name: str) -> Path:
+        path = self.models_dir / validate_model_name(name)
+        with contextlib.suppress(FileExistsError):
+            path.mkdir()
+        if not _is(path):
+            raise ServiceError(f"store entry models/{name} is not a directory; refusing to use it")
+        return path
+
+    # -- reading -------------------------------------------------------------------------------
+    def list_models(self) -> list[str]:
+        """Names of models with at least one visible version or alias, sorted."""
+        names = []
+        for entry in os.scandir(self.models_dir):
+            if not is_model_name(entry.name) or not entry.is_dir(follow_symlinks=False):
+                continue
+            path = Path(entry.path)
+            if self._version_numbers(path) or self._read_aliases(path):
+                names.append(entry.name)
+        return sorted(names)
+
+    @staticmethod
+    def _version_numbers(model_dir: Path) -> list[int]:
+        return sorted(
+            int(e.name) for e in os.scandir(model_dir)
+            if _VERSION_DIR.fullmatch(e.name) and e.is_dir(follow_symlinks=False)
+        )
+
+    def versions(self, name: str) -> list[int]:
+        """Visible versions of ``name``, ascending; NotFound when it has none."""
+        found = self._version_numbers(self._model_dir(name))
+        if not found:
+            raise NotFound(f"model {name!r} has no versions")
+        return found
+
+    def latest(self, name: str) -> int:
+        """The newest visible version of ``name``."""
+        return self.versions(name)[-1]
+
+    def resolve(self, name: str, ref: int | str | None = None) -> int:
+        """Version number for ``ref``: None/"latest" → newest, int/digits → itself, else alias."""
+        if ref is None or ref == "latest":
+            return self.latest(name)
+        if is_version_ref(ref):
+            version = parse_version(ref)
+            self._version_dir(name, version)
+            return version
+        alias = validate_alias(ref)
+        version = self.aliases(name).get(alias)
+        if version is None:
+            raise NotFound(f"alias {alias!r} of model {name!r} not found")
+        self._version_dir(name, version)
+        return version
+
+    def meta(self, name: str, version: int) -> dict[str, Any]:
+        """The ``meta.json`` of one version."""
+        path = self._version_dir(name, version) / "meta.json"
+        try:
+            return json.loads(_read_file(path))
+        except (OSError, ValueError) as e:
+            raise ArtifactCorrupt(f"metadata of {name} v{version} is unreadable: {e}") from e
+
+    def artifact_path(self, name: str, version: int) -> Path:
+        """Path of the version's ``model.npz`` (the version must exist; never a symlink)."""
+        path = self._version_dir(name, version) / "model.npz"
+        if not _is(path, stat.S_ISREG):
+            raise ArtifactCorrupt(f"artifact of {name} v{version} is missing or not a file")
+        return path
+
+    def read_artifact(self, name: str, version: int) -> bytes:
+        """The artifact's bytes, checked against the sha256 and size recorded in its meta."""
+        meta = self.meta(name, version)
+        label = f"{name} v{parse_version(version)}"
+        try:
+            data = _read_file(self.artifact_path(name, version))
+        except FileNotFoundError:
+            self._version_dir(name, version)  # deleted meanwhile → NotFound
+            raise ArtifactCorrupt(f"artifact of {label} is missing") from None
+        except OSError as e:  # ELOOP: a symlink planted in place of the file
+            raise ArtifactCorrupt(f"artifact of {label} is unreadable: {e}") from e
+        if len(data) != meta.get("artifact_bytes"):
+            raise ArtifactCorrupt(f"artifact of {label} is truncated or resized "
+                                  f"({len(data)} of {meta.get('artifact_bytes')} bytes)")
+        if hashlib.sha256(data).hexdigest() != meta.get("artifact_sha256"):
+            raise ArtifactCorrupt(f"artifact of {label} failed its sha256 check")
+        return data
+
+    def summary(self, name: str) -> dict[str, Any]:
+        """``{"name", "versions", "aliases", "latest"}`` of one model."""
+        found = self.versions(name)
+        return {"name": name, "versions": found, "aliases": self.aliases(name),
+                "latest": found[-1]}
+
+    def freshness_token(self, name: str) -> int | None:
+        """One ``stat`` of the model dir: its ``st_mtime_ns``, or None when there is no such dir.
+
+        Every change a reader must notice changes the dir's entries, and so its mtime: a version
+        renamed in (publish) or out (delete), ``aliases.json`` replaced. ``ModelCache`` relies on
+        this to re-resolve only when the token changed. The token is a nanosecond timestamp from
+        the filesystem's (possibly coarse) clock, so two changes in one tick may share it: callers
+        must not trust a token younger than a short window (see ``ModelCache``).
+        """
+        try:
+            st = os.stat(self.models_dir / validate_model_name(name), follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        return st.st_mtime_ns if stat.S_ISDIR(st.st_mode) else None
+
+    # -- writing -------------------------------------------------------------------------------
+    def _allocate(self, model_dir: Path) -> int:
+        alloc = model_dir / ".alloc"
+        with contextlib.suppress(FileExistsError):
+            alloc.mkdir()
+        if not _is(alloc):
+            raise ServiceError(f"store entry {alloc} is not a directory; refusing to use it")
+        used = [int(n) for n in os.listdir(alloc) if _VERSION_DIR.fullmatch(n)]
+        version = max(used + self._version_numbers(model_dir), default=0) + 1
+        while True:
+            try:
+                os.close(os.open(alloc / str(version), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+                return version
+            except FileExistsError:
+                version += 1
+
+    def publish(self, name: str, artifact: bytes, meta: dict[str, Any]) -> int:
+        """Store a new immutable version of ``name`` and return its number."""
+        model_dir = self._ensure_model_dir(name)
+        artifact = bytes(artifact)
+        version = self._allocate(model_dir)
+        meta = {**meta, "model": name, "version": version,
+                "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "artifact_sha256": hashlib.sha256(artifact).hexdigest(),
+                "artifact_bytes": len(artifact)}
+        tmp = model_dir / _tmp_name("tmp", version)
+        tmp.mkdir()
+        try:
+            _write_file(tmp / "model.npz", artifact)
+            _write_file(tmp / "meta.json", json.dumps(meta, indent=2, sort_keys=True).encode())
+            _fsync(tmp)
+            os.rename(tmp, model_dir / str(version))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _fsync(model_dir)
+        return version
+
+    def delete_version(self, name: str, version: int) -> None:
+        """Remove a version atomically; Conflict (409) while an alias points at it."""
+        version = parse_version(version)
+        model_dir = self._model_dir(name)
+        with self._alias_lock(model_dir):
+            holders = sorted(a for a, v in self._read_aliases(model_dir).items() if v == version)
+            if holders:
+                raise Conflict(f"version {version} of model {name!r} is aliased as "
+                               f"{', '.join(holders)}; move or delete the alias first")
+            trash = model_dir / _tmp_name("del", version)
+            try:
+                os.rename(self._version_dir(name, version), trash)
+            except FileNotFoundError:
+                raise NotFound(f"version {version} of model {name!r} not found") from None
+        _fsync(model_dir)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    # -- aliases -------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _alias_lock(self, model_dir: Path) -> Iterator[None]:
+        fd = os.open(model_dir / ".aliases.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _read_aliases(model_dir: Path) -> dict[str, int]:
+        try:
+            raw = _read_file(model_dir / "aliases.json")
+        except FileNotFoundError:
+            return {}
+        try:
+            return {str(k): int(v) for k, v in json.loads(raw).items()}
+        except (ValueError, AttributeError, TypeError) as e:
+            raise ServiceError(f"{model_dir.name}/aliases.json is unreadable: {e}") from e
+
+    def _write_aliases(self, model_dir: Path, aliases: dict[str, int]) -> None:
+        tmp = model_dir / _tmp_name("tmp", "aliases")
+        try:
+            _write_file(tmp, json.dumps(aliases, indent=2, sort_keys=True).encode())
+            os.replace(tmp, model_dir / "aliases.json")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync(model_dir)
+
+    def aliases(self, name: str) -> dict[str, int]:
+        """``{alias: version}`` of one model."""
+        return self._read_aliases(self._model_dir(name))
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        """Point ``alias`` at an existing version (NotFound if it does not exist)."""
+        alias, version = validate_alias(alias), parse_version(version)
+        model_dir = self._model_dir(name)
+        with self._alias_lock(model_dir):
+            self._version_dir(name, version)
+            aliases = self._read_aliases(model_dir)
+            if aliases.get(alias) != version:
+                self._write_aliases(model_dir, {**aliases, alias: version})
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        """Remove ``alias`` (NotFound if absent)."""
+        alias = validate_alias(alias)
+        model_dir = self._model_dir(name)
+        with self._alias_lock(model_dir):
+            aliases = self._read_aliases(model_dir)
+            if aliases.pop(alias, None) is None:
+                raise NotFound(f"alias {alias!r} of model {name!r} not found")
+            self._write_aliases(model_dir, aliases)
+
+    # -- maintenance ---------------------------------------------------------------------------
+    def recover(self, grace: float = 3600.0) -> list[str]:
+        """Remove leftovers of crashed publishes and deletes; returns what it removed.
+
+        A ``.tmp-*`` entry goes when its creator (pid, same host) is dead or it is older than
+        ``grace`` seconds; ``.del-*`` dirs always go; allocation markers below the highest are
+        pruned. Complete versions are never touched; safe to run concurrently with writers.
+        """
+        removed = []
+        for model in os.scandir(self.models_dir):
+            if not is_model_name(model.name) or not model.is_dir(follow_symlinks=False):
+                continue
+            for entry in os.scandir(model.path):
+                if entry.name.startswith(".del-") or (
+                        entry.name.startswith(".tmp-") and _stale(entry, grace)):
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                    else:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(entry.path)
+                    removed.append(f"{model.name}/{entry.name}")
+            alloc = Path(model.path) / ".alloc"
+            if _is(alloc):
+                markers = sorted(int(n) for n in os.listdir(alloc) if _VERSION_DIR.fullmatch(n))
+                for number in markers[:-1]:
+                    (alloc / str(number)).unlink(missing_ok=True)
+        return removed
+
+    def writable(self) -> tuple[bool, str]:
+        """Probe (for /readyz): create, fsync and remove a temp file in the store."""
+        probe = self.models_dir / _tmp_name("probe", "w")
+        try:
+            _write_file(probe, b"ok")
+            probe.unlink()
+        except OSError as e:
+            return False, f"store {self.models_dir} is not writable: {e}"
+        return True, "ok"
