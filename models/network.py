@@ -89,12 +89,12 @@ class Network:
     def initialize(self, rng: np.random.Generator) -> None:
         """Draw fresh weights from ``rng``; biases start at zero.
 
-        He normal (std ``sqrt(2 / fan_in)``) for relu layers, Glorot/Xavier uniform
-        (``±sqrt(6 / (fan_in + fan_out))``) for sigmoid and tanh layers and the softmax output.
+        A relu network gets He normal weights (std ``sqrt(2 / fan_in)``) in every layer, a
+        sigmoid or tanh network Glorot/Xavier uniform ones (``±sqrt(6 / (fan_in + fan_out))``).
         """
-        for layer, W in enumerate(self.weights):
+        for W in self.weights:
             fan_in, fan_out = W.shape
-            if self.layer_activation(layer) == "relu":
+            if self.activation == "relu":
                 W[...] = rng.standard_normal(W.shape) * np.sqrt(2.0 / fan_in)
             else:
                 bound = np.sqrt(6.0 / (fan_in + fan_out))

@@ -24,7 +24,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_PATH="/docs",
         OPENAPI_SWAGGER_UI_URL="/docs/assets/",
     )
+    from service import auth
     from service.api import register_api
 
     register_api(app)
+    auth.init_app(app)
     return app

@@ -39,6 +39,8 @@ def as_matrix(value: Any, field: str, *, max_rows: int, max_features: int,
         arr = np.asarray(value)
     except ValueError:
         raise _ragged(value, field) from None
+    if arr.dtype.kind not in _NUMERIC_KINDS and arr.ndim == 2:
+        raise _non_numeric(value, field)  # name the cell as the client sent it
     return check_matrix(arr, field, max_rows=max_rows, max_features=max_features, dtype=dtype)
 
 
@@ -50,7 +52,7 @@ def check_matrix(arr: np.ndarray, field: str, *, max_rows: int, max_features: in
     if arr.ndim != 2:
         raise field_error(field, f"must be a 2-D list of rows of numbers, got {arr.ndim}-D")
     if arr.dtype.kind not in _NUMERIC_KINDS:
-        raise _non_numeric(arr, field)
+        raise _non_numeric(arr.tolist(), field)
     n_rows, n_features = arr.shape
     if n_rows == 0 or n_features == 0:
         raise field_error(field, "must hold at least one row and one feature")
@@ -90,10 +92,9 @@ def _ragged(rows: list, field: str) -> Unprocessable:
     return field_error(field, "rows must all be lists of numbers of one length")
 
 
-def _non_numeric(arr: np.ndarray, field: str) -> Unprocessable:
-    for index in np.ndindex(arr.shape):
-        cell = arr[index]
-        if isinstance(cell, bool | np.bool_) or not isinstance(cell, int | float | np.number):
-            path = field + "".join(f"[{i}]" for i in index)
-            return field_error(path, f"must be a number, got {cell!r:.40}")
+def _non_numeric(rows: list, field: str) -> Unprocessable:
+    for i, row in enumerate(rows):
+        for j, cell in enumerate(row if isinstance(row, list) else [row]):
+            if isinstance(cell, bool) or not isinstance(cell, int | float):
+                return field_error(f"{field}[{i}][{j}]", f"must be a number, got {cell!r:.40}")
     return field_error(field, "must hold numbers only")

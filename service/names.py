@@ -48,6 +48,4 @@ def parse_version(v: object) -> int:
 
 def is_version_ref(ref: object) -> bool:
     """Whether ``ref`` names a version number (an int or a digit string) rather than an alias."""
-    return (isinstance(ref, int) and not isinstance(ref, bool)) or (
-        isinstance(ref, str) and ref.isascii() and ref.isdigit()
-    )
+    return isinstance(ref, int) or (isinstance(ref, str) and ref.isascii() and ref.isdigit())

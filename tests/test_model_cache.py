@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import time
@@ -212,3 +213,25 @@ def test_invalid_refs_are_422_and_unknown_models_404(cache: ModelCache) -> None:
         assert list(err.value.errors) == [field]
     with pytest.raises(NotFound, match="model 'iris'"):
         cache.get("iris")
+
+
+def test_real_mlp_round_trip_through_store_and_default_loader(store: ModelStore) -> None:
+    import numpy as np
+
+    from models import MLPClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = np.where(X[:, 0] > 0, "pos", "neg")
+    clf = MLPClassifier(hidden_layers=(4,), epochs=3, seed=0).fit(X, y)
+    buf = io.BytesIO()
+    clf.save(buf)
+    store.publish("real", buf.getvalue(), {"classes": clf.classes_.tolist()})
+    store.publish("real", b"valid sha256, not an npz", {})
+    cache = ModelCache(store)  # default loader: MLPClassifier.load
+    loaded = cache.get("real", 1)
+    np.testing.assert_allclose(loaded.model.predict_proba(X), clf.predict_proba(X), rtol=1e-6)
+    assert loaded.model.predict(X).tolist() == clf.predict(X).tolist()
+    with pytest.raises(ArtifactCorrupt, match="real v2 could not be loaded"):
+        cache.get("real")  # models.ArtifactError → 503
+    assert cache.get("real", 1) is loaded

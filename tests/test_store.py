@@ -24,7 +24,7 @@ from service.store import (
     validate_model_name,
 )
 
-CTX = multiprocessing.get_context("fork")
+CTX = multiprocessing.get_context("spawn")
 HOST = store_mod._HOST
 
 

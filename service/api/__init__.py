@@ -6,7 +6,7 @@ from flask import Flask, send_from_directory
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
-from service.api import health, models, predict, train
+from service.api import health, kserve, models, predict, tfserving, train
 from service.api.problems import register_error_handlers
 
 
@@ -14,7 +14,7 @@ def register_api(app: Flask) -> Api:
     api = Api(app, spec_kwargs={"info": {"description": (
         "Train and serve NumPy neural-network classifiers. Errors are application/problem+json "
         "(RFC 9457).")}})
-    for module in (health, train, predict, models):
+    for module in (health, train, predict, models, tfserving, kserve):
         api.register_blueprint(module.blp)
     register_error_handlers(app)
 

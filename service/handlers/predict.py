@@ -51,12 +51,12 @@ def predict(cache: ModelCache, settings: Settings, name: str, ref: int | str | N
     rows : list of rows (decoded JSON) or ndarray of shape (n_rows, n_features)
     field : the request field the rows came from, named in validation errors.
     """
-    loaded = cache.get(name, ref)
     limits = {"max_rows": settings.max_rows, "max_features": settings.max_features}
     if isinstance(rows, np.ndarray):
         matrix = check_matrix(rows, field, **limits)
     else:
         matrix = as_matrix(rows, field, **limits)
+    loaded = cache.get(name, ref)
     check_width(matrix, field, loaded.model.n_features_in_, name)
     proba = loaded.model.predict_proba(matrix)
     classes = loaded.model.classes_

@@ -1,0 +1,96 @@
+"""Serving benchmark: a real ``nnserve serve`` (2 sync workers) driven by wrk on loopback.
+
+Prints, from one run: req/s and p50/p99 of ``GET /healthz`` (the framework's floor),
+``POST /predict`` with 1 row of 64 features, and rows/s with 1024 rows per request, with the
+ratios the targets are stated in (1-row predict >= 0.8 x healthz; >= 150 000 rows/s).
+
+Needs wrk (Debian package ``wrk``). Every request goes to 127.0.0.1 and each phase stops after
+``--seconds``.
+
+    .venv/bin/python bench/serve.py [--seconds 10] [--connections 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import requests
+from sklearn.datasets import load_digits
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.server import start_server, wait_job  # noqa: E402
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk(url: str, seconds: int, connections: int, body: bytes | None = None) -> dict:
+    """Run wrk for ``seconds``; return req/s and p50/p99 latency in ms."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        if body is not None:
+            script.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                         f"wrk.body = {json.dumps(body.decode())}\n")
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+        capture_output=True, text=True, check=True, timeout=seconds + 30).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{url}: {errors.group(1)} error responses\n{out}")
+    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
+
+    def ms(text: str) -> float:
+        value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+        return float(value) * _UNITS[unit]
+
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "p50_ms": ms(lat["50"]), "p99_ms": ms(lat["99"])}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=4)
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("bench/serve.py needs wrk: apt-get install wrk")
+    digits = load_digits()
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_server(Path(tmp) / "store", log_dir=Path(tmp))
+        try:
+            job = requests.post(server.url + "/train", json={
+                "model": "digits", "params": {"epochs": 20},
+                "data": {"features": digits.data.tolist(), "labels": digits.target.tolist()},
+            }, timeout=30).json()
+            job = wait_job(server.url, job["job_id"], timeout=300)
+            assert job["status"] == "succeeded", job
+            rng = np.random.default_rng(0)
+            one = json.dumps({"model": "digits", "instances": digits.data[:1].tolist()}).encode()
+            rows = digits.data[rng.integers(0, len(digits.data), 1024)]
+            batch = json.dumps({"model": "digits", "instances": rows.tolist()}).encode()
+            for body in (one, batch):  # warm every worker's model cache
+                for _ in range(8):
+                    requests.post(server.url + "/predict", data=body, timeout=30,
+                                  headers={"Content-Type": "application/json"}).raise_for_status()
+            health = wrk(server.url + "/healthz", args.seconds, args.connections)
+            single = wrk(server.url + "/predict", args.seconds, args.connections, one)
+            multi = wrk(server.url + "/predict", args.seconds, args.connections, batch)
+        finally:
+            server.stop()
+    rows_per_s = multi["rps"] * 1024
+    print(f"{'scenario':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    for name, r in (("GET /healthz", health), ("POST /predict 1 row", single),
+                    ("POST /predict 1024 rows", multi)):
+        print(f"{name:<28}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}")
+    print(f"1-row predict / healthz rate: {single['rps'] / health['rps']:.2f} (target >= 0.80)")
+    print(f"1024-row batches: {rows_per_s:,.0f} rows/s (target >= 150,000)")
+
+
+if __name__ == "__main__":
+    main()

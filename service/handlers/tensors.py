@@ -1,0 +1,141 @@
+"""KServe V2 tensors to and from NumPy (transport-free), with the binary tensor data extension.
+
+Binary tensor data (Triton's ``binary_tensor_data`` extension): the body is the JSON header,
+whose length the ``Inference-Header-Content-Length`` header gives, followed by each binary
+tensor's bytes in the order the tensors appear in the JSON, little-endian, row-major, without
+padding; a BYTES element is a 4-byte little-endian length followed by its bytes.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import Any
+
+import numpy as np
+
+from service.errors import BadRequest
+
+HEADER_LENGTH = "Inference-Header-Content-Length"
+
+NUMERIC: dict[str, np.dtype] = {
+    "FP16": np.dtype("<f2"), "FP32": np.dtype("<f4"), "FP64": np.dtype("<f8"),
+    "INT8": np.dtype("i1"), "INT16": np.dtype("<i2"), "INT32": np.dtype("<i4"),
+    "INT64": np.dtype("<i8"), "UINT8": np.dtype("u1"), "UINT16": np.dtype("<u2"),
+    "UINT32": np.dtype("<u4"), "UINT64": np.dtype("<u8"),
+}
+OTHER_DATATYPES = ("BOOL", "BYTES", "BF16")
+
+
+def split_body(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
+    """(JSON header, binary tensor data) of a request body."""
+    if header_length is None:
+        return body, b""
+    text = header_length.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > len(body):
+        raise BadRequest(f"{HEADER_LENGTH}: {header_length[:32]!r} must be the length in bytes "
+                         f"of the JSON header, at most the body's {len(body)} bytes")
+    return body[:int(text)], body[int(text):]
+
+
+class BinaryData:
+    """The binary tensor data after the JSON header, handed out tensor by tensor."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.offset = memoryview(data), 0
+
+    def take(self, size: int, field: str) -> memoryview:
+        if self.offset + size > len(self.data):
+            raise BadRequest(f"{field}: binary_data_size is {size} bytes but only "
+                             f"{len(self.data) - self.offset} bytes of binary data are left")
+        chunk = self.data[self.offset:self.offset + size]
+        self.offset += size
+        return chunk
+
+    def finish(self) -> None:
+        left = len(self.data) - self.offset
+        if left:
+            raise BadRequest(f"{left} bytes of binary data follow the JSON header but no input "
+                             "claims them (parameters.binary_data_size)")
+
+
+def _shape(value: Any, field: str) -> list[int]:
+    if not isinstance(value, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**63 for d in value):
+        raise BadRequest(f"{field}.shape: must be a list of non-negative integers")
+    return value
+
+
+def _datatype(value: Any, field: str) -> np.dtype:
+    if value in NUMERIC:
+        return NUMERIC[value]
+    if value in OTHER_DATATYPES:
+        raise BadRequest(f"{field}.datatype: {value} is not supported; features are numbers: "
+                         f"{', '.join(NUMERIC)}")
+    raise BadRequest(f"{field}.datatype: unknown datatype {str(value)[:32]!r}; use one of "
+                     f"{', '.join(NUMERIC)}")
+
+
+def _from_json(data: Any, dtype: np.dtype, datatype: str, field: str) -> np.ndarray:
+    if not isinstance(data, list):
+        raise BadRequest(f"{field}.data: must be a list of numbers (flat or nested row-major)")
+    try:
+        arr = np.asarray(data)
+    except ValueError:
+        raise BadRequest(f"{field}.data: nested lists must be regular (one length per "
+                         "dimension)") from None
+    if arr.size and arr.dtype.kind not in "iuf":
+        raise BadRequest(f"{field}.data: must hold numbers only for datatype {datatype}")
+    if dtype.kind in "iu" and arr.size:
+        if arr.dtype.kind == "f":
+            raise BadRequest(f"{field}.data: datatype {datatype} needs integers")
+        info = np.iinfo(dtype)
+        if arr.min() < info.min or arr.max() > info.max:
+            raise BadRequest(f"{field}.data: values out of range for datatype {datatype}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        return arr.astype(dtype)
+
+
+def decode_input(spec: Any, index: int, binary: BinaryData) -> tuple[str, np.ndarray]:
+    """(name, array of the declared shape) of one ``$request_input``."""
+    field = f"inputs[{index}]"
+    if not isinstance(spec, dict):
+        raise BadRequest(f"{field}: must be an object with name, shape, datatype and data")
+    name = spec.get("name")
+    if not isinstance(name, str):
+        raise BadRequest(f"{field}.name: must be a string")
+    shape = _shape(spec.get("shape"), field)
+    datatype = spec.get("datatype")
+    dtype = _datatype(datatype, field)
+    params = spec.get("parameters") or {}
+    if not isinstance(params, dict):
+        raise BadRequest(f"{field}.parameters: must be an object")
+    count = math.prod(shape)
+    size = params.get("binary_data_size")
+    if size is None:
+        if "data" not in spec:
+            raise BadRequest(f"{field}: needs data (or parameters.binary_data_size with the "
+                             "tensor's bytes after the JSON header)")
+        arr = _from_json(spec["data"], dtype, datatype, field)
+        if arr.size != count:
+            raise BadRequest(f"{field}: shape {shape} holds {count} values but data has "
+                             f"{arr.size}")
+        return name, arr.reshape(shape)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise BadRequest(f"{field}.parameters.binary_data_size: must be a non-negative integer")
+    if "data" in spec:
+        raise BadRequest(f"{field}: give either data or parameters.binary_data_size, not both")
+    if size != count * dtype.itemsize:
+        raise BadRequest(f"{field}: binary_data_size is {size} bytes but shape {shape} of "
+                         f"{datatype} needs {count * dtype.itemsize}")
+    arr = np.frombuffer(binary.take(size, field), dtype=dtype)
+    return name, arr.reshape(shape)
+
+
+def bytes_tensor(values: list[str]) -> bytes:
+    """A BYTES tensor's binary form: each element's 4-byte little-endian length, then its bytes."""
+    parts = []
+    for value in values:
+        raw = value.encode()
+        parts += (struct.pack("<I", len(raw)), raw)
+    return b"".join(parts)

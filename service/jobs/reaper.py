@@ -1,0 +1,79 @@
+"""Failing running jobs whose worker stopped heartbeating (killed, OOM, host lost).
+
+Huey delivers a message at most once: a worker killed mid-task loses it. Such a job is FAILED
+with error type ``worker_lost`` once its heartbeat is older than ``heartbeat_timeout``; it is
+not re-queued (a retry could be killed the same way, and training is not idempotent for the
+version it publishes). Both the worker's reaper thread and ``JobService.get``/``list`` apply it,
+so a reader never sees a dead job as running forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import Any
+
+from service.config import Settings
+from service.jobs.datasets import remove_dataset
+from service.errors import NotFound
+from service.jobs.records import FAILED, FINISHED, RUNNING, JobStore, error, parse_iso
+
+log = logging.getLogger("nnserve.jobs")
+
+
+def heartbeat_age(job: dict[str, Any], now: float | None = None) -> float | None:
+    """Seconds since the job's last heartbeat (None if it never had one)."""
+    beat = parse_iso(job.get("heartbeat_at") or job.get("started_at"))
+    return None if beat is None else (time.time() if now is None else now) - beat
+
+
+def fail_lost(job_store: JobStore, settings: Settings, job: dict[str, Any]) -> dict[str, Any]:
+    """Fail a running job as ``worker_lost``; returns the record as it is now."""
+    age = heartbeat_age(job)
+    since = "never" if age is None else f"for {age:.1f} s"
+    message = (f"worker {job.get('worker')} sent no heartbeat {since} (heartbeat_timeout "
+               f"{settings.heartbeat_timeout:g} s): it was killed or lost; the job is not retried")
+    if job_store.transition(job["job_id"], (RUNNING,), FAILED,
+                            error=error("worker_lost", message)):
+        log.warning("job %s failed: %s", job["job_id"], message)
+        remove_dataset(settings.store, job["job_id"])
+    return job_store.get(job["job_id"])
+
+
+def reap_if_stale(job_store: JobStore, settings: Settings,
+                  job: dict[str, Any]) -> dict[str, Any]:
+    """``job`` itself, or its failed record if it is running without a recent heartbeat."""
+    if job.get("status") != RUNNING:
+        return job
+    age = heartbeat_age(job)
+    if age is not None and age <= settings.heartbeat_timeout:
+        return job
+    return fail_lost(job_store, settings, job)
+
+
+def reap_stale(job_store: JobStore, settings: Settings) -> list[str]:
+    """Fail every stale running job; returns their ids."""
+    return [fail_lost(job_store, settings, job)["job_id"]
+            for job in job_store.stale_running(settings.heartbeat_timeout)]
+
+
+def sweep_datasets(job_store: JobStore, settings: Settings, min_age_s: float = 3600.0) -> list[str]:
+    """Remove dataset files older than ``min_age_s`` whose job has ended or has no record (an
+    API process died between writing the file and creating the record)."""
+    removed = []
+    folder = settings.store / "datasets"
+    if not folder.is_dir():
+        return removed
+    for path in folder.glob("*.npz"):
+        with contextlib.suppress(OSError):
+            if time.time() - path.stat().st_mtime < min_age_s:
+                continue
+            try:
+                ended = job_store.get(path.stem)["status"] in FINISHED
+            except NotFound:
+                ended = True
+            if ended:
+                path.unlink()
+                removed.append(path.stem)
+    return removed

@@ -1,0 +1,146 @@
+"""Job records: their shape, states, timestamps, and the ``JobStore`` protocol both backends meet.
+
+A job record is a JSON object and is what ``GET /jobs/<id>`` returns::
+
+    {"job_id", "model", "status", "progress": {"epoch", "epochs", "loss", "accuracy",
+     "val_accuracy"}, "history": [...], "model_version", "error": {"type", "message"} | None,
+     "params", "dataset": {"rows", "features", "classes", "sha256"}, "cancel_requested",
+     "attempts", "worker", "created_at", "started_at", "finished_at", "updated_at",
+     "heartbeat_at"}
+
+Timestamps are ISO-8601 UTC strings (or None). The stores own them: ``updated_at`` on every
+write, ``started_at``/``heartbeat_at`` on entering ``running``, ``finished_at`` on entering a
+final state, ``heartbeat_at`` on ``heartbeat``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any, NamedTuple, Protocol
+
+QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
+    "queued", "running", "succeeded", "failed", "cancelled")
+STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
+ACTIVE = (QUEUED, RUNNING)
+FINISHED = (SUCCEEDED, FAILED, CANCELLED)
+
+#: Fields only a store writes (``transition`` sets ``status``; the others are timestamps).
+_STORE_FIELDS = {"job_id", "model", "status", "created_at"}
+
+
+class IdempotencyRecord(NamedTuple):
+    """What an ``Idempotency-Key`` remembers: the job it created and the request's hash."""
+
+    job_id: str
+    body_sha256: str
+    created_at: float
+
+
+def iso(ts: float) -> str:
+    """Seconds since the epoch as an ISO-8601 UTC string with milliseconds."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+
+
+def parse_iso(value: str | None) -> float | None:
+    """Inverse of ``iso`` (None stays None)."""
+    return None if value is None else datetime.fromisoformat(value).timestamp()
+
+
+def new_job(job_id: str, model: str, params: dict[str, Any], dataset: dict[str, Any],
+            now: float | None = None) -> dict[str, Any]:
+    """A fresh ``queued`` record."""
+    stamp = iso(time.time() if now is None else now)
+    return {
+        "job_id": job_id, "model": model, "status": QUEUED,
+        "progress": {"epoch": 0, "epochs": params.get("epochs"), "loss": None,
+                     "accuracy": None, "val_accuracy": None},
+        "history": [], "model_version": None, "error": None, "params": params,
+        "dataset": dataset, "cancel_requested": False, "attempts": 0, "worker": None,
+        "created_at": stamp, "started_at": None, "finished_at": None, "updated_at": stamp,
+        "heartbeat_at": None,
+    }
+
+
+def error(kind: str, message: str) -> dict[str, str]:
+    """The ``error`` field of a failed job."""
+    return {"type": kind, "message": message}
+
+
+def transition_fields(from_states: tuple[str, ...], to_state: str, fields: dict[str, Any],
+                      now: float) -> dict[str, Any]:
+    """The fields a ``transition`` writes: the caller's plus status and timestamps.
+
+    Entering a state (``to_state`` not among ``from_states``) stamps ``started_at`` and
+    ``heartbeat_at`` for ``running`` and ``finished_at`` for final states; a same-state
+    transition (running → running, e.g. to set ``cancel_requested``) stamps only ``updated_at``.
+    """
+    if to_state not in STATUSES:
+        raise ValueError(f"unknown job status {to_state!r}")
+    bad = _STORE_FIELDS & set(fields)
+    if bad:
+        raise ValueError(f"transition cannot set {sorted(bad)}")
+    out = dict(fields, status=to_state, updated_at=iso(now))
+    if to_state not in from_states:
+        if to_state == RUNNING:
+            out.setdefault("started_at", iso(now))
+            out.setdefault("heartbeat_at", iso(now))
+        elif to_state in FINISHED:
+            out.setdefault("finished_at", iso(now))
+    return out
+
+
+def update_fields(fields: dict[str, Any], now: float) -> dict[str, Any]:
+    """The fields an ``update`` writes (never status or identity)."""
+    bad = _STORE_FIELDS & set(fields)
+    if bad:
+        raise ValueError(f"update cannot set {sorted(bad)}; use transition")
+    return dict(fields, updated_at=iso(now))
+
+
+class JobStore(Protocol):
+    """Where job records live; every method is safe across processes and threads."""
+
+    def create(self, job: dict[str, Any], *, idempotency_key: str | None = None,
+               body_sha256: str | None = None) -> IdempotencyRecord | None:
+        """Insert ``job``; with a key, atomically claim it first.
+
+        Returns None when created, or the key's live record (nothing is created) when the key
+        is taken.
+        """
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        """The record; ``NotFound`` "job X" when absent."""
+
+    def list(self, model: str | None = None, status: str | None = None, limit: int = 50,
+             offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """A page of records newest first, and the total matching."""
+
+    def transition(self, job_id: str, from_states: tuple[str, ...] | list[str], to_state: str,
+                   **fields: Any) -> bool:
+        """Compare-and-set: move to ``to_state`` and write ``fields`` only if the status is one
+        of ``from_states``. False when it is not (or the job does not exist)."""
+
+    def update(self, job_id: str, **fields: Any) -> bool:
+        """Write ``fields`` (progress, history...) whatever the status; False if absent."""
+
+    def heartbeat(self, job_id: str, worker_id: str) -> bool:
+        """Stamp ``heartbeat_at`` if the job is running on ``worker_id``; False otherwise."""
+
+    def cancel_requested(self, job_id: str) -> bool:
+        """Whether cancellation was requested (a cheap read for the per-epoch check)."""
+
+    def count_active(self, model: str) -> int:
+        """Queued plus running jobs of ``model``."""
+
+    def stale_running(self, older_than_s: float) -> list[dict[str, Any]]:
+        """Running jobs whose last heartbeat is more than ``older_than_s`` seconds old."""
+
+    def idempotency(self, key: str) -> IdempotencyRecord | None:
+        """The live (not expired) record of an Idempotency-Key."""
+
+    def ping(self) -> None:
+        """Raise if the backend is unreachable."""
+
+    def close(self) -> None:
+        """Release this thread's connection (the next call opens a new one)."""

@@ -1,0 +1,219 @@
+"""``RedisJobStore``: job records as Redis hashes, indexed by sorted sets.
+
+Keys (``p`` is the prefix, default ``nnserve:``):
+
+- ``p job:<id>`` hash: one field per record field, each JSON-encoded, plus the raw ``_model``
+  and ``_score`` (creation time) the indexes need;
+- ``p idx:all``, ``p idx:model:<m>``, ``p idx:status:<s>``, ``p idx:ms:<m>:<s>`` sorted sets of
+  ids scored by creation time (listing newest first, counting active jobs);
+- ``p idx:hb`` sorted set of running ids scored by their last heartbeat;
+- ``p idem:<key>`` string ``{"job_id", "body_sha256", "created_at"}`` with the TTL.
+
+Every multi-key change is one Lua script, so it is atomic; ``transition`` is a compare-and-set
+on ``status``. redis-py's pool reconnects after a fork by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import redis
+
+from service.errors import NotFound
+from service.jobs.records import (
+    IdempotencyRecord,
+    iso,
+    parse_iso,
+    transition_fields,
+    update_fields,
+)
+
+_CREATE = """
+-- KEYS: job, idx:all, idx:model, idx:status, idx:ms [, idem]; ARGV: id, score, idem json, ttl ms,
+-- then field/value pairs
+if #KEYS == 6 then
+  local taken = redis.call('GET', KEYS[6])
+  if taken then return taken end
+  redis.call('SET', KEYS[6], ARGV[3], 'PX', ARGV[4])
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('job exists') end
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+for i = 2, 5 do redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1]) end
+return false
+"""
+
+_TRANSITION = """
+-- KEYS: job; ARGV: prefix, id, to, now, n, from_1..from_n, then field/value pairs
+local cur = redis.call('HGET', KEYS[1], 'status')
+if not cur then return 0 end
+cur = string.sub(cur, 2, -2)
+local n = tonumber(ARGV[5])
+local ok = false
+for i = 1, n do if ARGV[5 + i] == cur then ok = true end end
+if not ok then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6 + n))
+local p, id, to = ARGV[1], ARGV[2], ARGV[3]
+if cur ~= to then
+  local model = redis.call('HGET', KEYS[1], '_model')
+  local score = redis.call('HGET', KEYS[1], '_score')
+  redis.call('ZREM', p .. 'idx:status:' .. cur, id)
+  redis.call('ZREM', p .. 'idx:ms:' .. model .. ':' .. cur, id)
+  redis.call('ZADD', p .. 'idx:status:' .. to, score, id)
+  redis.call('ZADD', p .. 'idx:ms:' .. model .. ':' .. to, score, id)
+  if to == 'running' then
+    redis.call('ZADD', p .. 'idx:hb', ARGV[4], id)
+  elseif cur == 'running' then
+    redis.call('ZREM', p .. 'idx:hb', id)
+  end
+end
+return 1
+"""
+
+_UPDATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
+_HEARTBEAT = """
+-- KEYS: job, idx:hb; ARGV: id, worker json, now, heartbeat_at json
+if redis.call('HGET', KEYS[1], 'status') ~= '"running"' then return 0 end
+if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'heartbeat_at', ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+return 1
+"""
+
+
+def _pairs(fields: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for name, value in fields.items():
+        out += [name, json.dumps(value)]
+    return out
+
+
+class RedisJobStore:
+    """Job records in Redis; see the module docstring."""
+
+    def __init__(self, url: str, *, prefix: str = "nnserve:",
+                 idempotency_ttl: float = 86400.0) -> None:
+        self.prefix = prefix
+        self.idempotency_ttl = idempotency_ttl
+        self.redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=10,
+                                          socket_connect_timeout=5, health_check_interval=30)
+        self._create = self.redis.register_script(_CREATE)
+        self._transition = self.redis.register_script(_TRANSITION)
+        self._update = self.redis.register_script(_UPDATE)
+        self._heartbeat = self.redis.register_script(_HEARTBEAT)
+
+    def _key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    def _job(self, job_id: str) -> str:
+        return self._key("job", job_id)
+
+    def close(self) -> None:
+        """Nothing per thread: the pool is shared."""
+
+    @staticmethod
+    def _decode(raw: dict[str, str]) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in raw.items() if not k.startswith("_")}
+
+    # -- records -------------------------------------------------------------------------------
+    def create(self, job: dict[str, Any], *, idempotency_key: str | None = None,
+               body_sha256: str | None = None) -> IdempotencyRecord | None:
+        now = time.time()
+        job_id, model, status = job["job_id"], job["model"], job["status"]
+        keys = [self._job(job_id), self._key("idx", "all"), self._key("idx", "model", model),
+                self._key("idx", "status", status), self._key("idx", "ms", model, status)]
+        idem = ""
+        if idempotency_key is not None:
+            keys.append(self._key("idem", idempotency_key))
+            idem = json.dumps({"job_id": job_id, "body_sha256": body_sha256 or "",
+                               "created_at": now})
+        fields = {**{k: json.dumps(v) for k, v in job.items()}, "_model": model,
+                  "_score": repr(now)}
+        args = [job_id, repr(now), idem, int(self.idempotency_ttl * 1000)]
+        for name, value in fields.items():
+            args += [name, value]
+        taken = self._create(keys=keys, args=args)
+        if taken is None:
+            return None
+        rec = json.loads(taken)
+        return IdempotencyRecord(rec["job_id"], rec["body_sha256"], rec["created_at"])
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        raw = self.redis.hgetall(self._job(job_id))
+        if not raw:
+            raise NotFound(f"job {job_id} not found")
+        return self._decode(raw)
+
+    def _get_many(self, ids: list[str]) -> list[dict[str, Any]]:
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.hgetall(self._job(job_id))
+        return [self._decode(raw) for raw in pipe.execute() if raw]
+
+    def list(self, model: str | None = None, status: str | None = None, limit: int = 50,
+             offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        if model is not None and status is not None:
+            index = self._key("idx", "ms", model, status)
+        elif model is not None:
+            index = self._key("idx", "model", model)
+        elif status is not None:
+            index = self._key("idx", "status", status)
+        else:
+            index = self._key("idx", "all")
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zcard(index)
+        pipe.zrevrange(index, offset, offset + limit - 1)
+        total, ids = pipe.execute()
+        return self._get_many(ids), total
+
+    def transition(self, job_id: str, from_states: tuple[str, ...] | list[str], to_state: str,
+                   **fields: Any) -> bool:
+        from_states = tuple(from_states)
+        now = time.time()
+        changes = transition_fields(from_states, to_state, fields, now)
+        beat = parse_iso(changes.get("heartbeat_at")) or now
+        args = [self.prefix, job_id, to_state, repr(beat), len(from_states), *from_states,
+                *_pairs(changes)]
+        return self._transition(keys=[self._job(job_id)], args=args) == 1
+
+    def update(self, job_id: str, **fields: Any) -> bool:
+        changes = update_fields(fields, time.time())
+        return self._update(keys=[self._job(job_id)], args=_pairs(changes)) == 1
+
+    def heartbeat(self, job_id: str, worker_id: str) -> bool:
+        now = time.time()
+        keys = [self._job(job_id), self._key("idx", "hb")]
+        args = [job_id, json.dumps(worker_id), repr(now), json.dumps(iso(now))]
+        return self._heartbeat(keys=keys, args=args) == 1
+
+    def cancel_requested(self, job_id: str) -> bool:
+        raw = self.redis.hget(self._job(job_id), "cancel_requested")
+        return bool(raw and json.loads(raw))
+
+    def count_active(self, model: str) -> int:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zcard(self._key("idx", "ms", model, "queued"))
+        pipe.zcard(self._key("idx", "ms", model, "running"))
+        return sum(pipe.execute())
+
+    def stale_running(self, older_than_s: float) -> list[dict[str, Any]]:
+        cutoff = time.time() - older_than_s
+        ids = self.redis.zrangebyscore(self._key("idx", "hb"), "-inf",
+                                       "+inf" if cutoff == float("inf") else f"({cutoff!r}")
+        return [job for job in self._get_many(ids) if job.get("status") == "running"]
+
+    def idempotency(self, key: str) -> IdempotencyRecord | None:
+        raw = self.redis.get(self._key("idem", key))
+        if raw is None:
+            return None
+        rec = json.loads(raw)
+        return IdempotencyRecord(rec["job_id"], rec["body_sha256"], rec["created_at"])
+
+    def ping(self) -> None:
+        self.redis.ping()

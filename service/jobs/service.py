@@ -1,0 +1,216 @@
+"""``JobService``: the transport-free handler of training jobs the HTTP layer calls.
+
+It validates a request, writes the dataset, creates the ``queued`` record and enqueues the job
+id; it reads, lists and cancels jobs. It never trains (``service.jobs.task`` does, in a worker).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import uuid
+from typing import Any
+
+from huey import Huey
+
+from service.config import Settings
+from service.errors import (
+    Conflict,
+    ServiceUnavailable,
+    TooManyRequests,
+    field_error,
+)
+from service.jobs import validation
+from service.jobs.datasets import dataset_path, remove_dataset, write_dataset
+from service.jobs.queue import (
+    DEFAULT_NAMESPACE,
+    enqueue_job,
+    make_huey,
+    make_job_store,
+    revoke_job,
+)
+from service.jobs.reaper import reap_if_stale
+from service.jobs.records import (
+    CANCELLED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    STATUSES,
+    IdempotencyRecord,
+    JobStore,
+    error,
+    new_job,
+)
+from service.names import validate_model_name
+
+log = logging.getLogger("nnserve.jobs")
+MAX_KEY_LENGTH = 255
+MAX_PAGE = 500
+
+
+class JobService:
+    """Submit, read, list and cancel training jobs.
+
+    ``job_store`` and ``huey`` default to the ones ``settings`` selects, created lazily (and
+    again after a fork) so the object can be built before gunicorn forks.
+    """
+
+    def __init__(self, settings: Settings, store: Any, job_store: JobStore | None = None,
+                 huey: Huey | None = None, *, namespace: str = DEFAULT_NAMESPACE) -> None:
+        self.settings = settings
+        self.store = store
+        self.namespace = namespace
+        self._job_store = job_store
+        self._huey = huey
+        self._own_huey: tuple[int, Huey] | None = None
+
+    @property
+    def job_store(self) -> JobStore:
+        if self._job_store is None:
+            self._job_store = make_job_store(self.settings, namespace=self.namespace)
+        return self._job_store
+
+    @property
+    def huey(self) -> Huey:
+        if self._huey is not None:
+            return self._huey
+        if self._own_huey is None or self._own_huey[0] != os.getpid():
+            self._own_huey = (os.getpid(), make_huey(self.settings, namespace=self.namespace))
+        return self._own_huey[1]
+
+    # -- submit --------------------------------------------------------------------------------
+    def submit(self, model: str, X: Any, y: Any, params: dict[str, Any] | None, *,
+               feature_names: list[str] | None = None, idempotency_key: str | None = None,
+               body_sha256: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Queue a training job; ``(job, created)``, ``created`` False for a replayed key.
+
+        Raises 422 (bad model name, params, data, work over ``max_train_work``, key reused with
+        another body), 429 with ``Retry-After`` (too many active jobs of ``model``), 503 (queue
+        unreachable).
+        """
+        validate_model_name(model)
+        params = validation.check_params(params)
+        data = validation.check_data(X, y, feature_names, self.settings)
+        validation.check_work(params, data.X.shape[0], self.settings)
+        if idempotency_key is not None:
+            if not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= \
+                    MAX_KEY_LENGTH:
+                raise field_error("Idempotency-Key", f"must be 1-{MAX_KEY_LENGTH} characters")
+            if body_sha256 is None:
+                body_sha256 = _request_sha256(model, params, data)
+            taken = self.job_store.idempotency(idempotency_key)
+            if taken is not None:
+                return self._replay(taken, body_sha256)
+        self._check_backpressure(model)
+
+        job_id = uuid.uuid4().hex
+        path = dataset_path(self.settings.store, job_id)
+        write_dataset(path, data.X, data.y, data.feature_names)
+        job = new_job(job_id, model, params, data.summary)
+        try:
+            taken = self.job_store.create(job, idempotency_key=idempotency_key,
+                                          body_sha256=body_sha256)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        if taken is not None:  # a concurrent request with the same key won
+            path.unlink(missing_ok=True)
+            return self._replay(taken, body_sha256 or "")
+        try:
+            enqueue_job(self.huey, job_id)
+        except Exception as exc:
+            message = f"the job queue is unreachable: {exc}"
+            self.job_store.transition(job_id, (QUEUED,), FAILED,
+                                      error=error("queue_error", message))
+            path.unlink(missing_ok=True)
+            raise ServiceUnavailable(message) from exc
+        log.info("job %s queued for model %s (%d rows)", job_id, model, data.X.shape[0])
+        return job, True
+
+    def _replay(self, taken: IdempotencyRecord, body_sha256: str) -> tuple[dict[str, Any], bool]:
+        if taken.body_sha256 != body_sha256:
+            raise field_error("Idempotency-Key", "was already used with a different request "
+                                                 "body; use a new key for a new job")
+        return self.get(taken.job_id), False
+
+    def _check_backpressure(self, model: str) -> None:
+        active = self.job_store.count_active(model)
+        limit = self.settings.max_queued_per_model
+        if active >= limit:
+            retry = max(1, math.ceil(min(30.0, 5 * self.settings.heartbeat_interval)))
+            raise TooManyRequests(
+                f"model {model!r} has {active} queued or running jobs (limit {limit}); "
+                f"retry later", headers={"Retry-After": str(retry)})
+
+    # -- read ----------------------------------------------------------------------------------
+    def get(self, job_id: str) -> dict[str, Any]:
+        """The job record; NotFound "job X". A running job with a stale heartbeat is failed
+        (``worker_lost``) right here."""
+        return reap_if_stale(self.job_store, self.settings, self.job_store.get(str(job_id)))
+
+    def list(self, model: str | None = None, status: str | None = None, limit: int = 50,
+             offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """A page of jobs newest first and the total matching the filters."""
+        if status is not None and status not in STATUSES:
+            raise field_error("status", f"must be one of {list(STATUSES)}")
+        if model is not None:
+            validate_model_name(model)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+            raise field_error("limit", f"must be an integer in [1, {MAX_PAGE}]")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise field_error("offset", "must be a non-negative integer")
+        jobs, total = self.job_store.list(model=model, status=status, limit=limit, offset=offset)
+        return [reap_if_stale(self.job_store, self.settings, job) for job in jobs], total
+
+    # -- cancel --------------------------------------------------------------------------------
+    def cancel(self, job_id: str) -> tuple[dict[str, Any], bool]:
+        """Cancel a job: ``(job, True)`` when it is cancelled now (it was queued, or already
+        cancelled), ``(job, False)`` when cancellation of a running job was requested (the
+        worker stops within one epoch). Conflict (409) once it succeeded or failed."""
+        for _ in range(5):
+            job = self.get(job_id)
+            status = job["status"]
+            if status == QUEUED:
+                if self.job_store.transition(job["job_id"], (QUEUED,), CANCELLED,
+                                             cancel_requested=True):
+                    self._forget_queued(job["job_id"])
+                    return self.job_store.get(job["job_id"]), True
+            elif status == RUNNING:
+                if job["cancel_requested"] or self.job_store.transition(
+                        job["job_id"], (RUNNING,), RUNNING, cancel_requested=True):
+                    return self.job_store.get(job["job_id"]), False
+            elif status == CANCELLED:
+                return job, True
+            else:
+                raise Conflict(f"job {job['job_id']} already {status}")
+        raise ServiceUnavailable(f"job {job_id} kept changing state; try again")
+
+    def _forget_queued(self, job_id: str) -> None:
+        remove_dataset(self.settings.store, job_id)
+        try:
+            revoke_job(self.huey, job_id)
+        except Exception:  # the task skips non-queued jobs anyway
+            log.warning("could not revoke the queue message of job %s", job_id, exc_info=True)
+
+    # -- health --------------------------------------------------------------------------------
+    def ping(self) -> tuple[bool, str]:
+        """For /readyz: whether the job store and the queue answer."""
+        try:
+            self.job_store.ping()
+        except Exception as exc:
+            return False, f"job store unreachable: {exc}"
+        try:
+            self.huey.pending_count()
+        except Exception as exc:
+            return False, f"queue unreachable: {exc}"
+        return True, "ok"
+
+
+def _request_sha256(model: str, params: dict[str, Any], data: validation.TrainingData) -> str:
+    """A request fingerprint for callers that pass no body hash."""
+    doc = json.dumps({"model": model, "params": params, "data": data.sha256,
+                      "feature_names": data.feature_names}, sort_keys=True)
+    return hashlib.sha256(doc.encode()).hexdigest()

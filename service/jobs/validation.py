@@ -1,0 +1,122 @@
+"""Domain checks of a training request, done before anything is queued.
+
+Each failure is a 422 naming its field (``params.<name>``, ``data.features``, ``data.labels``,
+``data.feature_names``). They mirror what ``MLPClassifier.fit`` would reject, so a job that is
+accepted does not fail on its input later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from models import MLPClassifier
+from service.config import Settings
+from service.errors import Unprocessable, field_error
+from service.jobs.datasets import fingerprint
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    X: np.ndarray  # (rows, features) float32, finite
+    y: np.ndarray  # (rows,) int64 or str
+    feature_names: list[str] | None
+    sha256: str
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        rows, features = self.X.shape
+        return {"rows": rows, "features": features, "classes": int(np.unique(self.y).size),
+                "sha256": self.sha256}
+
+
+def check_params(params: Any) -> dict[str, Any]:
+    """The full, normalised parameter dict (``get_params()``) for a partial one, else 422."""
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise field_error("params", "must be an object of hyper-parameters")
+    ranges = MLPClassifier.PARAM_RANGES
+    unknown = sorted(set(params) - set(ranges), key=str)
+    if unknown:
+        raise Unprocessable(f"params.{unknown[0]}: unknown parameter",
+                            errors={f"params.{n}": ["unknown parameter"] for n in unknown})
+    for name, value in params.items():  # e.g. "step" constructs but cannot be trained
+        choices = ranges[name].get("choices")
+        if choices is not None and value not in choices:
+            raise field_error(f"params.{name}", f"must be one of {choices}, got {value!r}")
+    try:
+        return MLPClassifier(**params).get_params()
+    except (TypeError, ValueError) as exc:
+        raise field_error(f"params.{_culprit(params)}", str(exc)) from None
+
+
+def _culprit(params: dict[str, Any]) -> str:
+    """The first parameter that the constructor rejects on its own."""
+    for name, value in params.items():
+        try:
+            MLPClassifier(**{name: value})
+        except (TypeError, ValueError):
+            return name
+    return next(iter(params), "params")
+
+
+def check_work(params: dict[str, Any], rows: int, settings: Settings) -> None:
+    work = params["epochs"] * rows
+    if work > settings.max_train_work:
+        raise field_error("params.epochs", f"epochs × rows = {params['epochs']} × {rows} = "
+                                           f"{work} exceeds the limit of "
+                                           f"{settings.max_train_work}; use fewer epochs or rows")
+
+
+def check_data(X: Any, y: Any, feature_names: Any, settings: Settings) -> TrainingData:
+    """Features as finite float32 (rows × features), labels as int64 or str, names as strs."""
+    try:
+        X = np.asarray(X)
+        if X.dtype.kind not in "biuf":
+            X = X.astype(np.float64)
+    except (TypeError, ValueError):
+        raise field_error("data.features", "must be rows of equally many numbers") from None
+    if X.ndim != 2 or 0 in X.shape:
+        raise field_error("data.features", f"must be a non-empty 2-D array (rows × features), "
+                                           f"got shape {list(X.shape)}")
+    rows, features = X.shape
+    if rows > settings.max_rows:
+        raise field_error("data.features", f"has {rows} rows; at most {settings.max_rows}")
+    if features > settings.max_features:
+        raise field_error("data.features", f"has {features} features; at most "
+                                           f"{settings.max_features}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+    if not np.isfinite(X32).all():
+        raise field_error("data.features", "contains NaN, infinity or values beyond float32")
+    labels = _labels(y, rows)
+    n_classes = np.unique(labels).size
+    if n_classes < 2:
+        raise field_error("data.labels", f"has {n_classes} distinct class; need at least 2")
+    if feature_names is not None:
+        names = list(feature_names) if isinstance(feature_names, list | tuple) else None
+        if names is None or len(names) != features or not all(isinstance(s, str) for s in names):
+            raise field_error("data.feature_names", f"must be {features} strings, one per column")
+        feature_names = names
+    return TrainingData(X32, labels, feature_names, fingerprint(X32, labels))
+
+
+def _labels(y: Any, rows: int) -> np.ndarray:
+    try:
+        y = np.asarray(y)
+    except (TypeError, ValueError):
+        y = np.asarray([None])
+    if y.ndim != 1:
+        raise field_error("data.labels", f"must be a flat list, got shape {list(y.shape)}")
+    if len(y) != rows:
+        raise field_error("data.labels", f"has {len(y)} labels for {rows} rows of features")
+    if y.dtype.kind in "biu":
+        return y.astype(np.int64)
+    if y.dtype.kind == "U" and all(y):
+        return y
+    if y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all():
+        return y.astype(np.int64)
+    raise field_error("data.labels", "must be all integers or all non-empty strings")

@@ -1,0 +1,156 @@
+"""The training worker: a Huey consumer with process workers, a reaper and explicit shutdown.
+
+``run_worker(settings)`` (``nnserve worker``) recovers the model store, fails stale jobs, then
+runs the Huey consumer with ``worker_concurrency`` forked worker processes, each training one
+job at a time (``service.jobs.task``), plus a reaper thread. It blocks until stopped.
+
+What happens to a running job when its worker goes away
+--------------------------------------------------------
+- **Killed** (SIGKILL, OOM, host lost): Huey delivers at most once, so the message is gone. The
+  job is **FAILED with error type ``worker_lost``, not re-queued**, once its heartbeat is older
+  than ``heartbeat_timeout`` — by the reaper of any live worker, or lazily by the next
+  ``JobService.get``/``list``. Nothing is published. Worker processes get
+  ``PR_SET_PDEATHSIG=SIGKILL``, so when the consumer itself is killed its workers die with it
+  instead of training (and publishing) on as orphans.
+- **SIGTERM** (``docker stop``, systemd, ``nnserve serve`` stopping its embedded worker): Huey's
+  immediate shutdown. The consumer stops taking jobs and sends SIGTERM to its worker processes;
+  the task interrupts ``fit`` at once and ends the job **FAILED with type ``worker_shutdown``**
+  (not re-queued; submit it again). A publish already under way is completed first. The consumer
+  then waits up to ``graceful_timeout`` s for its processes and fails any of its own jobs still
+  ``running`` the same way, so none is left running.
+- **SIGINT** (Ctrl-C): Huey's graceful shutdown (its worker processes ignore SIGINT): running
+  jobs get up to ``graceful_timeout`` s to finish, then it proceeds as for SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from typing import Any
+
+from service.config import Settings
+from service.jobs.datasets import remove_dataset
+from service.jobs.queue import DEFAULT_NAMESPACE, make_huey, make_job_store
+from service.jobs.reaper import reap_stale, sweep_datasets
+from service.jobs.records import FAILED, RUNNING, JobStore, error
+from service.store import ModelStore
+
+log = logging.getLogger("nnserve.jobs")
+_PR_SET_PDEATHSIG = 1
+_fork_hook_installed = False
+
+
+class Reaper(threading.Thread):
+    """Fails stale running jobs every ``period`` seconds."""
+
+    def __init__(self, job_store: JobStore, settings: Settings) -> None:
+        super().__init__(name="reaper", daemon=True)
+        self.job_store, self.settings = job_store, settings
+        self.period = max(0.1, min(settings.heartbeat_timeout / 4, 10.0))
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.period):
+            try:
+                reap_stale(self.job_store, self.settings)
+            except Exception:
+                log.warning("reaper: the job store is unreachable", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
+
+
+def _die_with_parent() -> None:
+    """Make processes this one forks get SIGKILL when it dies (Linux ``prctl``)."""
+    global _fork_hook_installed
+    if _fork_hook_installed:
+        return
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        log.warning("prctl unavailable: worker processes may outlive a killed consumer")
+        return
+    consumer = os.getpid()
+    forker: dict[str, int] = {}
+
+    def before() -> None:
+        forker["pid"] = os.getpid()
+
+    def in_child() -> None:
+        if forker.get("pid") != consumer:
+            return
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+        if os.getppid() != consumer:  # died before prctl took effect
+            os._exit(1)
+
+    os.register_at_fork(before=before, after_in_child=in_child)
+    _fork_hook_installed = True
+
+
+def _join_processes(consumer: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    procs = [proc for _, proc in consumer.worker_threads] + [consumer.scheduler]
+    for proc in procs:
+        with contextlib.suppress(AssertionError, ValueError):  # never started
+            proc.join(max(0.0, deadline - time.monotonic()))
+
+
+def end_own_jobs(job_store: JobStore, settings: Settings, consumer_pid: int) -> list[str]:
+    """Fail (``worker_shutdown``) the jobs still running on this consumer's processes."""
+    prefix = f"{socket.gethostname()}:{consumer_pid}:"
+    ended = []
+    for job in job_store.stale_running(float("-inf")):
+        if not str(job.get("worker") or "").startswith(prefix):
+            continue
+        message = "the worker stopped before the job finished; submit it again"
+        if job_store.transition(job["job_id"], (RUNNING,), FAILED,
+                                error=error("worker_shutdown", message)):
+            remove_dataset(settings.store, job["job_id"])
+            ended.append(job["job_id"])
+            log.warning("job %s failed: %s", job["job_id"], message)
+    return ended
+
+
+def run_worker(settings: Settings, concurrency: int | None = None, *,
+               namespace: str = DEFAULT_NAMESPACE) -> None:
+    """Run the training worker until SIGTERM/SIGINT (main thread only); see the module doc."""
+    workers = concurrency or settings.worker_concurrency
+    removed = ModelStore(settings.store).recover()
+    if removed:
+        log.info("store recovery removed %s", removed)
+    job_store = make_job_store(settings, namespace=namespace)
+    try:
+        reap_stale(job_store, settings)
+        sweep_datasets(job_store, settings)
+    except Exception:  # the queue may come up later; the consumer retries
+        log.warning("the job store is unreachable at start", exc_info=True)
+    huey = make_huey(settings, namespace=namespace)
+    consumer = huey.create_consumer(
+        workers=workers, worker_type="process", periodic=False, initial_delay=0.05,
+        max_delay=0.5, health_check_interval=5, shutdown_timeout=settings.graceful_timeout)
+    _die_with_parent()
+    reaper = Reaper(job_store, settings)
+    reaper.start()
+    log.info("training worker started: %d process(es), queue %s", workers, settings.queue)
+    try:
+        consumer.run()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):  # the cleanup below is bounded
+            signal.signal(signum, signal.SIG_IGN)
+        reaper.stop()
+        _join_processes(consumer, settings.graceful_timeout)
+        end_own_jobs(job_store, settings, os.getpid())
+        log.info("training worker stopped")
+
+
+def main(settings: Settings, concurrency: int | None = None) -> int:
+    """``nnserve worker``: blocks until stopped; returns the exit status."""
+    run_worker(settings, concurrency)
+    return 0

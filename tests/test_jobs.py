@@ -1,0 +1,208 @@
+"""JobService without a worker: validation, idempotency, back-pressure, cancel, lazy reaping."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import numpy as np
+import pytest
+import redis
+
+from service.config import Settings
+from service.errors import Conflict, NotFound, TooManyRequests, Unprocessable
+from service.jobs import JobService
+from service.jobs.records import iso
+from service.store import ModelStore
+
+REDIS_URL = os.environ.get("NNSERVE_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+
+def tiny_data(rows: int = 60, classes: int = 3, features: int = 4, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(rows) % classes
+    X = rng.normal(size=(rows, features)) + y[:, None] * 2.0
+    return X, y
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def backend(request):
+    """(queue setting, namespace); for Redis a unique namespace removed afterwards."""
+    if request.param == "sqlite":
+        yield "sqlite", "nnserve"
+        return
+    client = redis.Redis.from_url(REDIS_URL)
+    client.ping()  # an unreachable Redis fails the test, it does not skip it
+    ns = f"nnt{uuid.uuid4().hex[:12]}"
+    yield REDIS_URL, ns
+    keys = list(client.scan_iter(match=f"{ns}:*")) + list(client.scan_iter(match=f"huey.*.{ns}"))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture
+def make_service(tmp_path, backend):
+    queue, ns = backend
+
+    def make(**overrides) -> JobService:
+        settings = Settings.from_env({"store": tmp_path, "queue": queue, **overrides},
+                                     environ={})
+        return JobService(settings, ModelStore(settings.store), namespace=ns)
+
+    return make
+
+
+@pytest.fixture
+def svc(make_service):
+    return make_service()
+
+
+def _errors(excinfo) -> dict:
+    return excinfo.value.errors
+
+
+def test_submit_creates_queued_job_and_dataset(svc, tmp_path):
+    X, y = tiny_data()
+    job, created = svc.submit("iris", X, y, {"epochs": 5, "hidden_layers": [8]},
+                              feature_names=["a", "b", "c", "d"])
+    assert created and job["status"] == "queued"
+    assert job["params"]["epochs"] == 5 and job["params"]["hidden_layers"] == [8]
+    assert job["params"]["optimizer"] == "adam"  # the full effective params are recorded
+    assert job["dataset"]["rows"] == 60 and job["dataset"]["features"] == 4
+    assert job["dataset"]["classes"] == 3 and len(job["dataset"]["sha256"]) == 64
+    assert job["progress"] == {"epoch": 0, "epochs": 5, "loss": None, "accuracy": None,
+                               "val_accuracy": None}
+    assert job["model_version"] is None and job["error"] is None and job["attempts"] == 0
+    assert (tmp_path / "datasets" / f"{job['job_id']}.npz").is_file()
+    assert svc.get(job["job_id"]) == job
+    assert svc.list() == ([job], 1)
+    assert svc.ping() == (True, "ok")
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"nope": 1}, "params.nope"),
+    ({"learning_rate": -1}, "params.learning_rate"),
+    ({"hidden_layers": [0]}, "params.hidden_layers"),
+    ({"activation": "step"}, "params.activation"),
+    ({"epochs": "many"}, "params.epochs"),
+    ({"epochs": 100_000}, "params.epochs"),  # 100000 × 60 rows > max_train_work
+])
+def test_bad_params_are_422_naming_the_param(make_service, params, field):
+    svc = make_service(max_train_work=1_000_000)
+    X, y = tiny_data()
+    with pytest.raises(Unprocessable) as excinfo:
+        svc.submit("iris", X, y, params)
+    assert field in _errors(excinfo)
+    assert svc.list() == ([], 0)
+
+
+def test_bad_data_is_422_naming_the_field(svc):
+    X, y = tiny_data()
+    cases = [
+        (X, np.zeros(60, dtype=int), "data.labels"),  # one class
+        (X, y[:-1], "data.labels"),  # length mismatch
+        (np.where(np.eye(60, 4) > 0, np.nan, X), y, "data.features"),
+        (np.full((60, 4), np.inf), y, "data.features"),
+        (X[0], y, "data.features"),  # 1-D
+    ]
+    for bad_X, bad_y, field in cases:
+        with pytest.raises(Unprocessable) as excinfo:
+            svc.submit("iris", bad_X, bad_y, {})
+        assert field in _errors(excinfo), (field, excinfo.value.detail)
+    with pytest.raises(Unprocessable) as excinfo:
+        svc.submit("iris", X, y, {}, feature_names=["a"])
+    assert "data.feature_names" in _errors(excinfo)
+    with pytest.raises(Unprocessable) as excinfo:
+        svc.submit("../etc", X, y, {})
+    assert "model" in _errors(excinfo)
+
+
+def test_idempotency_key_replays_or_conflicts(svc, tmp_path):
+    X, y = tiny_data()
+    first, created = svc.submit("iris", X, y, {"epochs": 2}, idempotency_key="k-1",
+                                body_sha256="a" * 64)
+    assert created
+    again, created = svc.submit("iris", X, y, {"epochs": 2}, idempotency_key="k-1",
+                                body_sha256="a" * 64)
+    assert not created and again["job_id"] == first["job_id"]
+    with pytest.raises(Unprocessable) as excinfo:
+        svc.submit("iris", X, y, {"epochs": 3}, idempotency_key="k-1", body_sha256="b" * 64)
+    assert "Idempotency-Key" in _errors(excinfo)
+    assert svc.list()[1] == 1
+    assert len(list((tmp_path / "datasets").glob("*.npz"))) == 1
+    other, created = svc.submit("iris", X, y, {"epochs": 2}, idempotency_key="k-2",
+                                body_sha256="a" * 64)
+    assert created and other["job_id"] != first["job_id"]
+
+
+def test_backpressure_is_429_with_retry_after(make_service):
+    svc = make_service(max_queued_per_model=2)
+    X, y = tiny_data()
+    first, _ = svc.submit("iris", X, y, {})
+    svc.submit("iris", X, y, {})
+    with pytest.raises(TooManyRequests) as excinfo:
+        svc.submit("iris", X, y, {})
+    assert excinfo.value.status == 429 and int(excinfo.value.headers["Retry-After"]) >= 1
+    svc.submit("digits", X, y, {})  # the limit is per model
+    svc.cancel(first["job_id"])
+    svc.submit("iris", X, y, {})  # a finished job frees its slot
+
+
+def test_cancel_queued_at_once_and_again(svc, tmp_path):
+    X, y = tiny_data()
+    job, _ = svc.submit("iris", X, y, {})
+    cancelled, done = svc.cancel(job["job_id"])
+    assert done and cancelled["status"] == "cancelled" and cancelled["finished_at"]
+    assert not (tmp_path / "datasets" / f"{job['job_id']}.npz").exists()
+    assert svc.cancel(job["job_id"]) == (cancelled, True)
+    with pytest.raises(NotFound, match="job nope"):
+        svc.cancel("nope")
+
+
+def test_cancel_running_requests_and_finished_conflicts(svc):
+    X, y = tiny_data()
+    job, _ = svc.submit("iris", X, y, {})
+    jid = job["job_id"]
+    assert svc.job_store.transition(jid, ("queued",), "running", worker="w")
+    requested, done = svc.cancel(jid)
+    assert not done and requested["status"] == "running" and requested["cancel_requested"]
+    assert svc.job_store.transition(jid, ("running",), "succeeded", model_version=1)
+    with pytest.raises(Conflict, match=f"job {jid} already succeeded") as excinfo:
+        svc.cancel(jid)
+    assert excinfo.value.status == 409
+
+
+def test_get_reaps_a_running_job_without_heartbeat(make_service):
+    svc = make_service(heartbeat_timeout=5)
+    X, y = tiny_data()
+    job, _ = svc.submit("iris", X, y, {})
+    jid = job["job_id"]
+    svc.job_store.transition(jid, ("queued",), "running", worker="host:1:2",
+                             heartbeat_at=iso(time.time() - 60))
+    got = svc.get(jid)
+    assert got["status"] == "failed" and got["error"]["type"] == "worker_lost"
+    assert "host:1:2" in got["error"]["message"] and "60" in got["error"]["message"]
+
+
+def test_list_validates_and_filters(svc):
+    X, y = tiny_data()
+    a, _ = svc.submit("a", X, y, {})
+    b, _ = svc.submit("b", X, y, {})
+    svc.cancel(a["job_id"])
+    assert [j["job_id"] for j in svc.list()[0]] == [b["job_id"], a["job_id"]]
+    assert [j["job_id"] for j in svc.list(status="cancelled")[0]] == [a["job_id"]]
+    assert svc.list(model="b", status="cancelled") == ([], 0)
+    for kwargs, field in [({"status": "done"}, "status"), ({"limit": 0}, "limit"),
+                          ({"offset": -1}, "offset")]:
+        with pytest.raises(Unprocessable) as excinfo:
+            svc.list(**kwargs)
+        assert field in _errors(excinfo)
+
+
+@pytest.mark.redis
+def test_ping_reports_an_unreachable_queue(tmp_path):
+    settings = Settings.from_env({"store": tmp_path, "queue": "redis://127.0.0.1:1/0"},
+                                 environ={})
+    ok, detail = JobService(settings, ModelStore(tmp_path)).ping()
+    assert not ok and "unreachable" in detail

@@ -1,0 +1,154 @@
+"""The JobStore contract, run against both backends (SQLite file and a real Redis)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+
+import pytest
+import redis
+
+from service.errors import NotFound
+from service.jobs import RedisJobStore, SqliteJobStore
+from service.jobs.records import iso, new_job
+
+REDIS_URL = os.environ.get("NNSERVE_TEST_REDIS", "redis://127.0.0.1:6379/15")
+DATASET = {"rows": 10, "features": 2, "classes": 2, "sha256": "0" * 64}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def make_store(request, tmp_path):
+    """A factory of stores of one backend, all sharing the same data."""
+    if request.param == "sqlite":
+        yield lambda ttl=3600.0: SqliteJobStore(tmp_path / "jobs.sqlite3", idempotency_ttl=ttl)
+        return
+    client = redis.Redis.from_url(REDIS_URL)
+    client.ping()  # an unreachable Redis fails the test, it does not skip it
+    prefix = f"nnt{uuid.uuid4().hex[:12]}:"
+    yield lambda ttl=3600.0: RedisJobStore(REDIS_URL, prefix=prefix, idempotency_ttl=ttl)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture
+def store(make_store):
+    return make_store()
+
+
+def _job(model: str = "iris", **kw) -> dict:
+    job = new_job(uuid.uuid4().hex, model, {"epochs": 3}, DATASET)
+    job.update(kw)
+    return job
+
+
+def test_create_get_roundtrip(store):
+    job = _job()
+    assert store.create(job) is None
+    assert store.get(job["job_id"]) == job
+    with pytest.raises(NotFound, match="job nope"):
+        store.get("nope")
+    store.ping()
+
+
+def test_list_newest_first_with_filters_and_pages(store):
+    jobs = [_job("a"), _job("b"), _job("a"), _job("a")]
+    for job in jobs:
+        store.create(job)
+        time.sleep(0.002)
+    assert store.transition(jobs[3]["job_id"], ("queued",), "running", worker="w")
+    page, total = store.list()
+    assert total == 4 and [j["job_id"] for j in page] == [j["job_id"] for j in jobs[::-1]]
+    page, total = store.list(model="a", limit=2, offset=1)
+    assert total == 3 and [j["job_id"] for j in page] == [jobs[2]["job_id"], jobs[0]["job_id"]]
+    page, total = store.list(status="running")
+    assert total == 1 and page[0]["job_id"] == jobs[3]["job_id"]
+    page, total = store.list(model="a", status="queued")
+    assert total == 2 and {j["job_id"] for j in page} == {jobs[0]["job_id"], jobs[2]["job_id"]}
+    assert store.list(model="zzz") == ([], 0)
+    assert store.count_active("a") == 3
+    assert store.transition(jobs[3]["job_id"], ("running",), "succeeded", model_version=1)
+    assert store.count_active("a") == 2
+
+
+def test_transition_is_compare_and_set_and_stamps_times(store):
+    job = _job()
+    store.create(job)
+    jid = job["job_id"]
+    assert not store.transition(jid, ("running",), "succeeded")
+    assert store.transition(jid, ("queued",), "running", worker="w1", attempts=1)
+    got = store.get(jid)
+    assert got["status"] == "running" and got["worker"] == "w1" and got["attempts"] == 1
+    assert got["started_at"] and got["heartbeat_at"] and got["finished_at"] is None
+    assert not store.transition(jid, ("queued",), "running", worker="w2")
+    assert store.get(jid)["worker"] == "w1"
+    started = got["started_at"]
+    assert store.transition(jid, ("running",), "running", cancel_requested=True)
+    assert store.get(jid)["started_at"] == started and store.cancel_requested(jid)
+    assert store.transition(jid, ("running",), "failed", error={"type": "x", "message": "m"})
+    got = store.get(jid)
+    assert got["status"] == "failed" and got["finished_at"] and got["error"]["type"] == "x"
+    assert not store.transition("missing", ("queued",), "running")
+
+
+def test_transition_race_has_one_winner(make_store):
+    job = _job()
+    make_store().create(job)
+    stores = [make_store() for _ in range(8)]
+    wins, barrier = [], threading.Barrier(len(stores))
+
+    def claim(s, i):
+        barrier.wait()
+        if s.transition(job["job_id"], ("queued",), "running", worker=f"w{i}"):
+            wins.append(i)
+
+    threads = [threading.Thread(target=claim, args=(s, i)) for i, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1
+    assert stores[0].get(job["job_id"])["worker"] == f"w{wins[0]}"
+
+
+def test_update_and_heartbeat(store):
+    job = _job()
+    store.create(job)
+    jid = job["job_id"]
+    progress = {"epoch": 1, "epochs": 3, "loss": 0.5, "accuracy": 0.7, "val_accuracy": None}
+    assert store.update(jid, progress=progress, history=[{"epoch": 1, "loss": 0.5}])
+    got = store.get(jid)
+    assert got["progress"] == progress and got["history"] == [{"epoch": 1, "loss": 0.5}]
+    assert got["status"] == "queued"
+    assert not store.update("missing", progress=progress)
+    with pytest.raises(ValueError):
+        store.update(jid, status="running")
+    assert not store.heartbeat(jid, "w1")  # not running
+    store.transition(jid, ("queued",), "running", worker="w1",
+                     heartbeat_at=iso(time.time() - 100))
+    assert [j["job_id"] for j in store.stale_running(50)] == [jid]
+    assert not store.heartbeat(jid, "w2")  # someone else's job
+    assert store.heartbeat(jid, "w1")
+    assert store.stale_running(50) == []
+    assert [j["job_id"] for j in store.stale_running(float("-inf"))] == [jid]
+    store.transition(jid, ("running",), "cancelled")
+    assert store.stale_running(float("-inf")) == []
+    assert not store.heartbeat(jid, "w1")
+
+
+def test_idempotency_key_claimed_atomically_with_ttl(make_store):
+    store = make_store(ttl=0.5)
+    first, second = _job(), _job()
+    assert store.create(first, idempotency_key="k1", body_sha256="aaa") is None
+    taken = store.create(second, idempotency_key="k1", body_sha256="bbb")
+    assert taken is not None and (taken.job_id, taken.body_sha256) == (first["job_id"], "aaa")
+    with pytest.raises(NotFound):
+        store.get(second["job_id"])
+    assert store.idempotency("k1").job_id == first["job_id"]
+    assert store.idempotency("k2") is None
+    time.sleep(0.6)
+    assert store.idempotency("k1") is None
+    assert store.create(second, idempotency_key="k1", body_sha256="bbb") is None
+    assert store.idempotency("k1").job_id == second["job_id"]
