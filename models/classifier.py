@@ -209,7 +209,8 @@ class MLPClassifier:
         labels : ndarray of shape (n_samples,)
             Elements of ``classes_`` (int64 or str).
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        probs = self.predict_proba(X)
+        return self.classes_[probs.argmax(axis=1)]
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "network_"):

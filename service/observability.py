@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -136,6 +136,19 @@ def record_job_finished(status: str, seconds: float | None) -> None:
     m.jobs.labels(status).inc()
     if seconds is not None:
         m.training.labels(status).observe(seconds)
+
+
+def job_finished(job: Mapping[str, Any]) -> None:
+    """Metrics and a ``job_finished`` event for a job record that just reached a final status
+    (call it once per job, after the transition to succeeded, failed or cancelled succeeded)."""
+    started, finished = job.get("started_at"), job.get("finished_at")
+    seconds = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds() \
+        if started and finished else None
+    record_job_finished(job["status"], seconds)
+    log_event("job_finished", level=logging.WARNING if job["status"] == "failed" else logging.INFO,
+              job_id=job.get("job_id"), model=job.get("model"), status=job["status"],
+              seconds=seconds, model_version=job.get("model_version"),
+              error_type=(job.get("error") or {}).get("type"))
 
 
 def set_models_loaded_source(source: Source | None) -> None:

@@ -52,7 +52,7 @@ class Server:
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"nnserve not ready after {timeout}s:\n{self.output()}")
@@ -78,20 +78,26 @@ def start_server(store: Path, *args: str, log_dir: Path | None = None,
     settings.setdefault("workers", 2)
     log = (log_dir or store.parent) / f"serve-{port}.log"
     env = nnserve_env(store, port=port, **settings)
-    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", *args], env=env,
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                            start_new_session=True, cwd=ROOT)
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", *args], env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                cwd=ROOT)
     server = Server(store, port, proc, log)
-    server.wait_ready()
+    try:
+        server.wait_ready()
+    except BaseException:
+        server.stop(signal.SIGKILL)
+        raise
     return server
 
 
 def start_worker(store: Path, *args: str, log_dir: Path | None = None,
                  **settings: object) -> subprocess.Popen:
     log = (log_dir or store.parent) / f"worker-{time.monotonic_ns()}.log"
-    return subprocess.Popen([sys.executable, "-m", "service.cli", "worker", *args],
-                            env=nnserve_env(store, **settings), stdout=log.open("wb"),
-                            stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "service.cli", "worker", *args],
+                                env=nnserve_env(store, **settings), stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
 
 
 def wait_job(url: str, job_id: str, timeout: float = 120.0, headers: dict | None = None) -> dict:

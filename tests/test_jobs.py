@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 import uuid
 
@@ -13,7 +14,9 @@ import redis
 from service.config import Settings
 from service.errors import Conflict, NotFound, TooManyRequests, Unprocessable
 from service.jobs import JobService
+from service.jobs.reaper import sweep_datasets
 from service.jobs.records import iso
+from service.jobs.worker import end_own_jobs
 from service.store import ModelStore
 
 REDIS_URL = os.environ.get("NNSERVE_TEST_REDIS", "redis://127.0.0.1:6379/15")
@@ -206,3 +209,30 @@ def test_ping_reports_an_unreachable_queue(tmp_path):
                                  environ={})
     ok, detail = JobService(settings, ModelStore(tmp_path)).ping()
     assert not ok and "unreachable" in detail
+
+
+def test_a_stopping_consumer_fails_only_its_own_running_jobs(svc):
+    X, y = tiny_data()
+    mine, _ = svc.submit("iris", X, y, {})
+    other, _ = svc.submit("iris", X, y, {})
+    host = socket.gethostname()
+    svc.job_store.transition(mine["job_id"], ("queued",), "running", worker=f"{host}:77:78")
+    svc.job_store.transition(other["job_id"], ("queued",), "running", worker=f"{host}:7:8")
+    assert end_own_jobs(svc.job_store, svc.settings, 77) == [mine["job_id"]]
+    got = svc.get(mine["job_id"])
+    assert got["status"] == "failed" and got["error"]["type"] == "worker_shutdown"
+    assert svc.get(other["job_id"])["status"] == "running"
+
+
+def test_sweep_removes_only_old_orphaned_datasets(svc, tmp_path):
+    X, y = tiny_data()
+    live, _ = svc.submit("iris", X, y, {})
+    folder = tmp_path / "datasets"
+    orphan = folder / "0123abcd.npz"
+    orphan.write_bytes(b"x")
+    assert sweep_datasets(svc.job_store, svc.settings) == []  # too young
+    old = time.time() - 7200
+    for path in folder.glob("*.npz"):
+        os.utime(path, (old, old))
+    assert sweep_datasets(svc.job_store, svc.settings) == ["0123abcd"]
+    assert (folder / f"{live['job_id']}.npz").exists()  # its job is still queued

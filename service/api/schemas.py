@@ -128,20 +128,20 @@ class ModelListSchema(Schema):
 
 
 class VersionMetaSchema(Schema):
-    class Meta:
-        unknown = "include"
-
     model = fields.String()
     version = fields.Integer()
     created_at = fields.String()
     artifact_sha256 = fields.String()
+    artifact_bytes = fields.Integer()
     n_features = fields.Integer()
     classes = fields.List(fields.Raw())
+    feature_names = fields.List(fields.String(), allow_none=True)
     params = fields.Dict()
     metrics = fields.Dict()
     history = fields.List(fields.Dict())
     dataset = fields.Dict()
     job_id = fields.String(allow_none=True)
+    training_seconds = fields.Float(allow_none=True)
 
 
 class AliasRequestSchema(Schema):

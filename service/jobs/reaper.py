@@ -15,8 +15,8 @@ import time
 from typing import Any
 
 from service.config import Settings
-from service.jobs.datasets import remove_dataset
 from service.errors import NotFound
+from service.jobs.datasets import remove_dataset
 from service.jobs.records import FAILED, FINISHED, RUNNING, JobStore, error, parse_iso
 
 log = logging.getLogger("nnserve.jobs")

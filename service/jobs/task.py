@@ -4,8 +4,9 @@
 2. Load ``<store>/datasets/<id>.npz``, build ``MLPClassifier(**params)`` and ``fit`` it with a
    per-epoch callback that records progress and history (written at most every
    ``FLUSH_INTERVAL`` seconds, and always at the end) and stops training when cancellation was
-   requested, ``job_timeout`` is exceeded, the worker is shutting down, or the heartbeat found
-   the job taken away (reaped).
+   requested (read every epoch, or every ``CANCEL_POLL`` seconds when epochs are shorter, so a
+   store round trip never dominates a tiny epoch), ``job_timeout`` is exceeded, the worker is
+   shutting down, or the heartbeat found the job taken away (reaped).
 3. On success publish the artifact and meta to the model store, then ``running → succeeded``
    with the version. Otherwise end ``cancelled`` or ``failed`` with ``{type, message}``:
    ``timeout``, ``invalid_data`` (the engine's ValueError), ``dataset_error``, ``store_error``
@@ -49,6 +50,7 @@ from service.store import ModelStore
 
 log = logging.getLogger("nnserve.jobs")
 FLUSH_INTERVAL = 0.2  # seconds between progress writes
+CANCEL_POLL = 0.02  # seconds between cancel_requested reads: every epoch unless epochs are tiny
 _STOP_ERRORS = {
     "timeout": "training exceeded job_timeout ({timeout:g} s) after {epoch} epochs",
     "shutdown": "the worker was shut down while the job was running (after {epoch} epochs)",
@@ -174,7 +176,7 @@ class _Training:
         self.job_id = job["job_id"]
         self.history: list[dict[str, Any]] = []
         self.stop_reason: str | None = None
-        self.next_flush = 0.0
+        self.next_flush = self.next_cancel_check = 0.0
         self.deadline = 0.0
 
     def fields(self) -> dict[str, Any]:
@@ -197,8 +199,10 @@ class _Training:
                 self.stop_reason = "lost"
             elif now > self.deadline:
                 self.stop_reason = "timeout"
-            elif self.job_store.cancel_requested(self.job_id):
-                self.stop_reason = "cancel"
+            elif now >= self.next_cancel_check:
+                self.next_cancel_check = now + CANCEL_POLL
+                if self.job_store.cancel_requested(self.job_id):
+                    self.stop_reason = "cancel"
             if now >= self.next_flush:
                 self.job_store.update(self.job_id, **self.fields())
                 self.next_flush = now + FLUSH_INTERVAL
@@ -281,7 +285,8 @@ def _classify(exc: BaseException, stage: str) -> tuple[str, str]:
 def _end(job_store: JobStore, job_id: str, status: str, **fields: Any) -> None:
     if job_store.transition(job_id, (RUNNING,), status, **fields):
         err = fields.get("error")
-        log.info("job %s %s%s", job_id, status, f" ({err['type']}: {err['message']})" if err else "")
+        detail = f" ({err['type']}: {err['message']})" if err else ""
+        log.info("job %s %s%s", job_id, status, detail)
     else:
         log.warning("job %s was no longer running when it ended %s", job_id, status)
 
