@@ -114,7 +114,7 @@ def relu_derivative(Z: np.ndarray, delta: np.ndarray) -> None:
     delta : ndarray of shape (n_samples, n_units)
         Error arriving from the layer above; modified in place.
     """
-    np.copyto(delta, 0.0, where=Z <= 0)
+    np.multiply(delta, Z > 0, out=delta)
 
 
 def sigmoid_derivative(Z: np.ndarray, delta: np.ndarray) -> None:

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from os import PathLike
 from typing import IO, Any
 
 import numpy as np
 
 from . import artifact
-from .activations import DERIVATIVES, log_loss
+from .activations import DERIVATIVES
 from .network import Network
 from .optimizers import make_optimizer
 from .params import DEFAULTS, PARAM_RANGES, TRAINABLE_ACTIVATIONS, check_params
 from .preprocessing import LabelEncoder, StandardScaler
-
-EpochCallback = Callable[[int, dict[str, Any]], Any]
+from .training import Batches, EpochCallback, stratified_split, train
 
 
 class MLPClassifier:
@@ -116,9 +114,10 @@ class MLPClassifier:
         if X.shape[0] == 0 or X.shape[1] == 0:
             raise ValueError(f"X is empty (shape {X.shape}): need at least one row and column")
         y = np.asarray(y)
-        if y.ndim != 1 or y.shape[0] != X.shape[0]:
-            raise ValueError(f"X and y lengths differ: X has {X.shape[0]} rows, y has shape "
-                             f"{y.shape}")
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D (one label per row), got shape {y.shape}")
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"X and y lengths differ: {X.shape[0]} rows, {y.shape[0]} labels")
         encoder = LabelEncoder()
         y_idx = encoder.fit_transform(y)
         if len(encoder.classes_) < 2:
@@ -127,53 +126,23 @@ class MLPClassifier:
         names = _check_feature_names(feature_names, X.shape[1])
 
         rng = np.random.default_rng(p["seed"])
-        train, val = _stratified_split(y_idx, p["validation_split"], rng)
-        X_train = X if val.size == 0 else X[train]
-        scaler = StandardScaler().fit(X_train)
-        X_train = scaler.transform(X_train, p["dtype"])
-        X_val = scaler.transform(X[val], p["dtype"])
-        y_train, y_val = y_idx[train], y_idx[val]
-
+        train_rows, val_rows = stratified_split(y_idx, p["validation_split"], rng)
+        scaler = StandardScaler().fit(X, train_rows)
         net = Network([X.shape[1], *p["hidden_layers"], len(encoder.classes_)],
                       p["activation"], p["dtype"])
         net.initialize(rng)
         optimizer = make_optimizer(p["optimizer"], [net.params], p["learning_rate"],
                                    p["momentum"], p["nesterov"])
+        batches = Batches(X, y_idx, train_rows, scaler, p["batch_size"], net.dtype)
+        history, cancelled = train(
+            net, optimizer, batches, scaler.transform(X[val_rows], net.dtype), y_idx[val_rows],
+            epochs=p["epochs"], l2=p["l2"], early_stopping=p["early_stopping"],
+            patience=p["patience"], rng=rng, on_epoch=on_epoch)
 
+        self.network_, self.scaler_ = net, scaler
         self.classes_, self.n_features_in_ = encoder.classes_, X.shape[1]
         self.feature_names_ = names
-        self.network_, self.scaler_, self._label_kind = net, scaler, encoder.kind
-        self.history_: list[dict[str, Any]] = []
-        self.cancelled_ = False
-        best_loss, best_params, stale = math.inf, net.params.copy(), 0
-        shuffled = np.empty_like(X_train)
-        try:
-            for epoch in range(1, p["epochs"] + 1):
-                loss, accuracy = _train_epoch(net, optimizer, X_train, y_train, shuffled,
-                                              p["batch_size"], p["l2"], rng, epoch)
-                metrics = {"epoch": epoch, "loss": loss, "accuracy": accuracy,
-                           "val_loss": None, "val_accuracy": None}
-                if val.size:
-                    probs = net.feedforward(X_val)
-                    metrics["val_loss"] = log_loss(y_val, probs)
-                    metrics["val_accuracy"] = float(np.mean(probs.argmax(axis=1) == y_val))
-                self.history_.append(metrics)
-
-                monitored = loss if metrics["val_loss"] is None else metrics["val_loss"]
-                if monitored < best_loss:
-                    best_loss, stale = monitored, 0
-                    np.copyto(best_params, net.params)
-                else:
-                    stale += 1
-                if on_epoch is not None and on_epoch(epoch, dict(metrics)) is False:
-                    self.cancelled_ = True
-                    break
-                if p["early_stopping"] and stale >= p["patience"]:
-                    break
-        finally:
-            net.release_workspace()
-        if p["early_stopping"]:
-            np.copyto(net.params, best_params)
+        self.history_, self.cancelled_ = history, cancelled
         return self
 
     # ------------------------------------------------------------------ inference
@@ -279,54 +248,31 @@ class MLPClassifier:
         clf.network_ = net
         clf.scaler_ = StandardScaler(state.mean, state.scale)
         encoder = LabelEncoder(state.classes)
-        clf.classes_, clf._label_kind = encoder.classes_, encoder.kind
+        clf.classes_ = encoder.classes_
         clf.n_features_in_ = sizes[0]
         clf.feature_names_ = state.feature_names
         clf.history_, clf.cancelled_ = [], False
         return clf
 
 
-def _train_epoch(net: Network, optimizer: Any, X: np.ndarray, y: np.ndarray,
-                 shuffled: np.ndarray, batch_size: int, l2: float,
-                 rng: np.random.Generator, epoch: int) -> tuple[float, float]:
-    """One pass over ``X`` in a fresh random order; returns running (loss, accuracy).
-
-    The rows are shuffled once into the preallocated ``shuffled`` buffer, so every batch is a
-    contiguous slice (no per-batch copies).
-    """
-    n = X.shape[0]
-    order = rng.permutation(n)
-    np.take(X, order, axis=0, out=shuffled)
-    y_shuffled = y[order]
-    params, grads = [net.params], [net.grad]
-    total_loss, correct = 0.0, 0
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for start in range(0, n, batch_size):
-            xb, yb = shuffled[start:start + batch_size], y_shuffled[start:start + batch_size]
-            loss, probs = net.backprop(xb, yb, l2)
-            if not math.isfinite(loss):
-                raise ValueError(f"training diverged at epoch {epoch} (non-finite loss); "
-                                 "try a smaller learning_rate")
-            total_loss += loss * xb.shape[0]
-            correct += int(np.count_nonzero(probs.argmax(axis=1) == yb))
-            optimizer.update(params, grads)
-    if not np.all(np.isfinite(net.params)):
-        raise ValueError(f"training diverged at epoch {epoch} (non-finite weights); "
-                         "try a smaller learning_rate")
-    return total_loss / n, correct / n
-
-
 def _as_2d_float(X: Any, name: str) -> np.ndarray:
-    """``X`` as a 2-D numeric ndarray with only finite values, else ValueError saying why."""
+    """``X`` as a 2-D float32/float64 ndarray of finite values (no copy if it is one already).
+
+    Raises ValueError saying what is wrong: not numeric, not 2-D, NaN or infinity.
+    """
     X = np.asarray(X)
-    if X.dtype.kind not in "biuf":
+    if X.dtype not in (np.float32, np.float64):
         try:
             X = X.astype(np.float64)
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be numeric, got dtype {X.dtype}") from None
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}")
-    if X.dtype.kind == "f" and not np.isfinite(X).all():
+    # Fast path: a sum is finite only if every term is (NaN and inf propagate); only a sum
+    # that overflowed or met a NaN/inf needs the element-wise check.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = X.sum()
+    if not np.isfinite(total) and not np.isfinite(X).all():
         raise ValueError(f"{name} contains NaN or infinity")
     return X
 
@@ -338,20 +284,3 @@ def _check_feature_names(names: Sequence[str] | None, n_features: int) -> list[s
     if len(names) != n_features or not all(isinstance(s, str) for s in names):
         raise ValueError(f"feature_names must be {n_features} strings, got {names!r:.200}")
     return names
-
-
-def _stratified_split(y: np.ndarray, fraction: float,
-                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Shuffled (train, validation) row indices holding ``fraction`` of each class out.
-
-    A class keeps at least one training row; with too few rows the validation part is empty.
-    """
-    if fraction <= 0:
-        return np.arange(len(y)), np.empty(0, dtype=np.int64)
-    held = []
-    for c in range(int(y.max()) + 1):
-        rows = rng.permutation(np.flatnonzero(y == c))
-        held.append(rows[:min(int(round(fraction * len(rows))), len(rows) - 1)])
-    val = np.sort(np.concatenate(held))
-    train = np.setdiff1d(np.arange(len(y)), val, assume_unique=True)
-    return train, val

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
-_CHUNK_ROWS = 8192
+_BLOCK_ROWS = 256
 
 
 class StandardScaler:
     """Standardise features to zero mean and unit variance.
+
+    Parameters
+    ----------
+    mean, scale : array-like of shape (n_features,), optional
+        Known statistics (when restoring a model).
 
     Attributes
     ----------
@@ -27,27 +32,49 @@ class StandardScaler:
         self.mean_ = None if mean is None else np.asarray(mean, dtype=np.float64)
         self.scale_ = None if scale is None else np.asarray(scale, dtype=np.float64)
 
-    def fit(self, X: np.ndarray) -> StandardScaler:
-        """Compute column means and standard deviations.
+    def fit(self, X: np.ndarray, rows: np.ndarray | None = None) -> StandardScaler:
+        """Compute column means and standard deviations of ``X`` (or of ``X[rows]``).
+
+        Works through blocks of rows small enough to stay in cache (no copy of ``X``): each
+        block is centred, summed with a matrix-vector product in the input's float dtype, and
+        the block sums are accumulated in float64.
 
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features)
-            Finite numeric data, n_samples >= 1.
+            Finite numbers, float32 or float64.
+        rows : ndarray of shape (n_rows,), optional
+            Use only these rows (n_rows >= 1).
 
         Returns
         -------
         self : StandardScaler
         """
-        n = X.shape[0]
-        mean = X.sum(axis=0, dtype=np.float64) / n
-        sumsq = np.zeros(X.shape[1])
-        for start in range(0, n, _CHUNK_ROWS):   # two-pass variance, chunked to bound memory
-            d = X[start:start + _CHUNK_ROWS].astype(np.float64)
-            d -= mean
-            sumsq += np.einsum("ij,ij->j", d, d)
-        std = np.sqrt(sumsq / n)
-        tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)
+        n = X.shape[0] if rows is None else len(rows)
+        block = np.empty((min(_BLOCK_ROWS, n), X.shape[1]), dtype=X.dtype)
+        ones = np.ones(block.shape[0], dtype=X.dtype)
+
+        def centred_sums(shift: np.ndarray, power: int) -> np.ndarray:
+            total = np.zeros(X.shape[1])
+            for start in range(0, n, _BLOCK_ROWS):
+                stop = min(start + _BLOCK_ROWS, n)
+                d = block[:stop - start]
+                if rows is None:
+                    np.subtract(X[start:stop], shift, out=d)
+                else:
+                    np.take(X, rows[start:stop], axis=0, out=d)
+                    d -= shift
+                if power == 2:
+                    np.multiply(d, d, out=d)
+                total += ones[:len(d)] @ d
+            return total
+
+        # Two passes: the mean (shifted by the first row, so a column like 1e6 + noise keeps
+        # its precision), then squared deviations from that mean.
+        first = X[0 if rows is None else rows[0]].astype(np.float64)
+        mean = first + centred_sums(first.astype(X.dtype), 1) / n
+        std = np.sqrt(centred_sums(mean.astype(X.dtype), 2) / n)
+        tiny = 10 * np.finfo(X.dtype).eps * np.maximum(np.abs(mean), 1.0)
         self.mean_ = mean
         self.scale_ = np.where(std > tiny, std, 1.0)
         return self
@@ -65,12 +92,27 @@ class StandardScaler:
         -------
         X_scaled : ndarray of shape (n_samples, n_features)
         """
-        dtype = np.dtype(dtype)
         out = np.empty(X.shape, dtype=dtype)
-        # Subtract in the wider of the two dtypes, then scale in the compute dtype.
-        work = np.result_type(X.dtype, dtype)
+        self.transform_into(X, out)
+        return out
+
+    def transform_into(self, X: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Write ``(X - mean_) / scale_`` into ``out`` (which may be ``X`` itself).
+
+        The subtraction runs in the wider of the two dtypes, the scaling in ``out``'s dtype.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        out : ndarray of shape (n_samples, n_features)
+
+        Returns
+        -------
+        out : ndarray of shape (n_samples, n_features)
+        """
+        work = np.result_type(X.dtype, out.dtype)
         np.subtract(X, self.mean_.astype(work), out=out, casting="same_kind")
-        out *= (1.0 / self.scale_).astype(dtype)
+        out *= (1.0 / self.scale_).astype(out.dtype)
         return out
 
 

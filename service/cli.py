@@ -14,7 +14,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from service.config import Settings
+from service.config import Settings, settings_table
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 
@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--api-key", default=os.environ.get("NNSERVE_API_KEY"),
                    help="bearer key with the predict scope (NNSERVE_API_KEY)")
     r.set_defaults(func=_predict)
+    st = sub.add_parser("settings", help="print every NNSERVE_* setting as a Markdown table",
+                        description="The settings table the README carries.")
+    st.set_defaults(func=lambda args: print(settings_table()) or 0)
     return p
 
 

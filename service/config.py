@@ -118,3 +118,11 @@ class Settings:
         """These settings as environment variables, for child processes."""
         names = {f.name for f in fields(self)}
         return {var: str(getattr(self, name)) for var, name, *_ in SETTINGS if name in names}
+
+
+def settings_table() -> str:
+    """The README's settings table (``nnserve settings`` prints it)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for var, _, _, default, meaning in SETTINGS:
+        rows.append(f"| `{var}` | `{default}` | {meaning} |")
+    return "\n".join(rows)

@@ -221,6 +221,10 @@ def remove_owned_dir() -> None:
 def on_starting(server: Any) -> None:
     """gunicorn ``on_starting``: an empty metrics directory for this run, before any fork."""
     directory = setup_multiprocess_dir()
+    # Import now, not first in child_exit: that runs in a SIGCHLD handler, and a second signal
+    # during a first import re-enters it half done (ImportError, the master dies).
+    import prometheus_client.multiprocess  # noqa: F401
+
     server.log.info("metrics directory %s", directory)
 
 

@@ -79,6 +79,10 @@ def _is(path: Path, kind: Callable[[int], bool] = stat.S_ISDIR) -> bool:
         return False
 
 
+def _markers(alloc: Path) -> list[int]:
+    return [int(n) for n in os.listdir(alloc) if _VERSION_DIR.fullmatch(n)]
+
+
 def _tmp_name(kind: str, tag: object) -> str:
     # ".<kind>-<tag>-<pid>-<rand>-<host>": recover() may judge the pid only on the same host.
     return f".{kind}-{tag}-{os.getpid()}-{secrets.token_hex(4)}-{_HOST}"
@@ -235,19 +239,21 @@ class ModelStore:
 
     # -- writing -------------------------------------------------------------------------------
     def _allocate(self, model_dir: Path) -> int:
+        # The lock only makes recover()'s pruning of markers safe: exclusive create alone
+        # already hands out distinct numbers (as long as no marker is removed meanwhile).
         alloc = model_dir / ".alloc"
         with contextlib.suppress(FileExistsError):
             alloc.mkdir()
         if not _is(alloc):
             raise ServiceError(f"store entry {alloc} is not a directory; refusing to use it")
-        used = [int(n) for n in os.listdir(alloc) if _VERSION_DIR.fullmatch(n)]
-        version = max(used + self._version_numbers(model_dir), default=0) + 1
-        while True:
-            try:
-                os.close(os.open(alloc / str(version), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-                return version
-            except FileExistsError:
-                version += 1
+        with self._lock(model_dir, ".alloc.lock"):
+            version = max(_markers(alloc) + self._version_numbers(model_dir), default=0) + 1
+            while True:
+                try:
+                    os.close(os.open(alloc / str(version), os.O_CREAT | os.O_EXCL, 0o644))
+                    return version
+                except FileExistsError:
+                    version += 1
 
     def publish(self, name: str, artifact: bytes, meta: dict[str, Any]) -> int:
         """Store a new immutable version of ``name`` and return its number."""
@@ -275,7 +281,7 @@ class ModelStore:
         """Remove a version atomically; Conflict (409) while an alias points at it."""
         version = parse_version(version)
         model_dir = self._model_dir(name)
-        with self._alias_lock(model_dir):
+        with self._lock(model_dir):
             holders = sorted(a for a, v in self._read_aliases(model_dir).items() if v == version)
             if holders:
                 raise Conflict(f"version {version} of model {name!r} is aliased as "
@@ -289,9 +295,11 @@ class ModelStore:
         shutil.rmtree(trash, ignore_errors=True)
 
     # -- aliases -------------------------------------------------------------------------------
+    @staticmethod
     @contextlib.contextmanager
-    def _alias_lock(self, model_dir: Path) -> Iterator[None]:
-        fd = os.open(model_dir / ".aliases.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    def _lock(model_dir: Path, name: str = ".aliases.lock") -> Iterator[None]:
+        """An exclusive ``flock`` on ``model_dir/name`` (across processes)."""
+        fd = os.open(model_dir / name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -327,7 +335,7 @@ class ModelStore:
         """Point ``alias`` at an existing version (NotFound if it does not exist)."""
         alias, version = validate_alias(alias), parse_version(version)
         model_dir = self._model_dir(name)
-        with self._alias_lock(model_dir):
+        with self._lock(model_dir):
             self._version_dir(name, version)
             aliases = self._read_aliases(model_dir)
             if aliases.get(alias) != version:
@@ -337,7 +345,7 @@ class ModelStore:
         """Remove ``alias`` (NotFound if absent)."""
         alias = validate_alias(alias)
         model_dir = self._model_dir(name)
-        with self._alias_lock(model_dir):
+        with self._lock(model_dir):
             aliases = self._read_aliases(model_dir)
             if aliases.pop(alias, None) is None:
                 raise NotFound(f"alias {alias!r} of model {name!r} not found")
@@ -366,9 +374,9 @@ class ModelStore:
                     removed.append(f"{model.name}/{entry.name}")
             alloc = Path(model.path) / ".alloc"
             if _is(alloc):
-                markers = sorted(int(n) for n in os.listdir(alloc) if _VERSION_DIR.fullmatch(n))
-                for number in markers[:-1]:
-                    (alloc / str(number)).unlink(missing_ok=True)
+                with self._lock(Path(model.path), ".alloc.lock"):
+                    for number in sorted(_markers(alloc))[:-1]:  # the highest one must stay
+                        (alloc / str(number)).unlink(missing_ok=True)
         return removed
 
     def writable(self) -> tuple[bool, str]:

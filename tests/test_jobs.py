@@ -152,13 +152,22 @@ def test_backpressure_is_429_with_retry_after(make_service):
     svc.submit("iris", X, y, {})  # a finished job frees its slot
 
 
+def _cancelled_count() -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("nnserve_training_jobs_total", {"status": "cancelled"}) or 0
+
+
 def test_cancel_queued_at_once_and_again(svc, tmp_path):
     X, y = tiny_data()
     job, _ = svc.submit("iris", X, y, {})
+    before = _cancelled_count()
     cancelled, done = svc.cancel(job["job_id"])
     assert done and cancelled["status"] == "cancelled" and cancelled["finished_at"]
+    assert _cancelled_count() == before + 1  # reported once to the metrics
     assert not (tmp_path / "datasets" / f"{job['job_id']}.npz").exists()
     assert svc.cancel(job["job_id"]) == (cancelled, True)
+    assert _cancelled_count() == before + 1
     with pytest.raises(NotFound, match="job nope"):
         svc.cancel("nope")
 

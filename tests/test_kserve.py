@@ -3,8 +3,10 @@ extension built by hand from Triton's spec, every error path, agreement with the
 
 from __future__ import annotations
 
+import gzip
 import json
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -302,6 +304,30 @@ def test_binary_errors(client, store):
                                                 headers=headers), 400)
     # Binary data without the header that says where the JSON ends is not JSON.
     error_of(client.post("/v2/models/iris/infer", data=payload), 400)
+
+
+def test_compressed_bodies(client, make_client, store):
+    tensor = struct.pack("<12f", *FLAT)
+    payload, headers = _binary_request({"inputs": [
+        {"name": "features", "shape": [3, 4], "datatype": "FP32",
+         "parameters": {"binary_data_size": 48}}]}, tensor)
+    expected = _infer(client, {"inputs": [_features()]})
+    for encoding, pack in (("gzip", gzip.compress), ("deflate", zlib.compress)):
+        resp = client.post("/v2/models/iris/infer", data=pack(payload),
+                           headers={**headers, "Content-Encoding": encoding})
+        assert resp.status_code == 200 and resp.get_json() == expected, resp.get_data()
+    hdrs = {**headers, "Content-Encoding": "gzip"}
+    cut = gzip.compress(payload)[:-12]
+    assert "truncated" in error_of(client.post("/v2/models/iris/infer", data=cut,
+                                               headers=hdrs), 400)
+    assert "not valid gzip" in error_of(client.post("/v2/models/iris/infer", data=payload,
+                                                    headers=hdrs), 400)
+    error_of(client.post("/v2/models/iris/infer", data=payload,
+                         headers={**headers, "Content-Encoding": "br"}), 415)
+    bomb = gzip.compress(b" " * 10_000_000)  # 10 MB of JSON whitespace in ~10 kB
+    small = make_client(max_body_mb=1)
+    assert "decompressed" in error_of(small.post("/v2/models/iris/infer", data=bomb,
+                                                 headers={"Content-Encoding": "gzip"}), 413)
 
 
 @pytest.mark.parametrize("raw", [b"{", b"", b"[1]", b'{"inputs": [], "inputs": []}'])

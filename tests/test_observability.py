@@ -358,6 +358,7 @@ def test_gunicorn_workers_are_counted_together(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    assert proc.returncode == 0, log.read_text()[-3000:]
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     assert any(line["logger"] == "gunicorn.error" for line in lines)  # gunicorn's own, as JSON
     requests_logged = [line for line in lines if line.get("event") == "request"]

@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -75,6 +76,11 @@ def test_list_models_only_with_versions(store: ModelStore) -> None:
 
 
 # -- publish across processes -------------------------------------------------------------------
+def _recover_until(store: ModelStore, stop: threading.Event) -> None:
+    while not stop.is_set():
+        store.recover()
+
+
 def _publisher(root: Path, n: int, out: multiprocessing.Queue) -> None:
     store = ModelStore(root)
     out.put([store.publish("iris", os.urandom(64), {"pid": os.getpid()}) for _ in range(n)])
@@ -85,7 +91,14 @@ def test_concurrent_publish_from_processes_allocates_distinct_versions(store: Mo
     procs = [CTX.Process(target=_publisher, args=(store.root, 5, out)) for _ in range(4)]
     for p in procs:
         p.start()
-    got = [v for _ in procs for v in out.get(timeout=20)]
+    stop = threading.Event()
+    recoverer = threading.Thread(target=_recover_until, args=(store, stop))  # prunes markers
+    recoverer.start()
+    try:
+        got = [v for _ in procs for v in out.get(timeout=20)]
+    finally:
+        stop.set()
+        recoverer.join()
     for p in procs:
         p.join(10)
         assert p.exitcode == 0

@@ -174,4 +174,4 @@ def classify(cache: ModelCache, settings: Settings, name: str, doc: dict[str, An
     result = predict_rows(cache, settings, name, loaded.version, rows, field="examples")
     labels = [str(c) for c in result.classes]
     return {"result": [[[lab, score] for lab, score in zip(labels, row, strict=True)]
-                       for row in result.probabilities.tolist()]}
+                       for row in result.probabilities]}  # float32 scores, as predictions

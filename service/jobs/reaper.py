@@ -17,6 +17,7 @@ from typing import Any
 from service.config import Settings
 from service.errors import NotFound
 from service.jobs.datasets import remove_dataset
+from service.jobs.events import job_ended
 from service.jobs.records import FAILED, FINISHED, RUNNING, JobStore, error, parse_iso
 
 log = logging.getLogger("nnserve.jobs")
@@ -34,10 +35,11 @@ def fail_lost(job_store: JobStore, settings: Settings, job: dict[str, Any]) -> d
     since = "never" if age is None else f"for {age:.1f} s"
     message = (f"worker {job.get('worker')} sent no heartbeat {since} (heartbeat_timeout "
                f"{settings.heartbeat_timeout:g} s): it was killed or lost; the job is not retried")
+    remove_dataset(settings.store, job["job_id"])  # running or finished: no longer needed
     if job_store.transition(job["job_id"], (RUNNING,), FAILED,
                             error=error("worker_lost", message)):
         log.warning("job %s failed: %s", job["job_id"], message)
-        remove_dataset(settings.store, job["job_id"])
+        job_ended(job_store, job["job_id"])
     return job_store.get(job["job_id"])
 
 

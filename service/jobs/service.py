@@ -25,6 +25,7 @@ from service.errors import (
 )
 from service.jobs import validation
 from service.jobs.datasets import dataset_path, remove_dataset, write_dataset
+from service.jobs.events import job_ended
 from service.jobs.queue import (
     DEFAULT_NAMESPACE,
     enqueue_job,
@@ -123,8 +124,9 @@ class JobService:
             enqueue_job(self.huey, job_id)
         except Exception as exc:
             message = f"the job queue is unreachable: {exc}"
-            self.job_store.transition(job_id, (QUEUED,), FAILED,
-                                      error=error("queue_error", message))
+            if self.job_store.transition(job_id, (QUEUED,), FAILED,
+                                         error=error("queue_error", message)):
+                job_ended(self.job_store, job_id)
             path.unlink(missing_ok=True)
             raise ServiceUnavailable(message) from exc
         log.info("job %s queued for model %s (%d rows)", job_id, model, data.X.shape[0])
@@ -177,7 +179,8 @@ class JobService:
                 if self.job_store.transition(job["job_id"], (QUEUED,), CANCELLED,
                                              cancel_requested=True):
                     self._forget_queued(job["job_id"])
-                    return self.job_store.get(job["job_id"]), True
+                    ended = job_ended(self.job_store, job["job_id"])
+                    return ended or self.job_store.get(job["job_id"]), True
             elif status == RUNNING:
                 if job["cancel_requested"] or self.job_store.transition(
                         job["job_id"], (RUNNING,), RUNNING, cancel_requested=True):

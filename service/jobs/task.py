@@ -11,7 +11,8 @@
    with the version. Otherwise end ``cancelled`` or ``failed`` with ``{type, message}``:
    ``timeout``, ``invalid_data`` (the engine's ValueError), ``dataset_error``, ``store_error``
    (OSError/ServiceError while publishing, e.g. ENOSPC or EROFS), ``worker_shutdown``,
-   ``internal_error``. The dataset file is removed in every case.
+   ``internal_error``. The dataset file is removed once loaded (a job is never retried), and
+   in every case before the job ends.
 
 A heartbeat thread stamps ``heartbeat_at`` every ``heartbeat_interval`` seconds while the job
 runs, so a long epoch does not look dead. SIGTERM (sent by the consumer on shutdown) sets a
@@ -36,6 +37,7 @@ from models import MLPClassifier
 from service.config import Settings
 from service.errors import ServiceError
 from service.jobs.datasets import dataset_path, load_dataset, remove_dataset
+from service.jobs.events import job_ended
 from service.jobs.queue import make_job_store
 from service.jobs.records import (
     CANCELLED,
@@ -219,6 +221,7 @@ class _Training:
         except (OSError, ValueError) as exc:
             _fail(self.job_store, self.job_id, *_classify(exc, "load"))
             return
+        remove_dataset(self.settings.store, self.job_id)  # in memory now; never retried
         clf = MLPClassifier(**self.job["params"])
         with self.guard.interruptible():
             clf.fit(X, y, on_epoch=self.on_epoch, feature_names=names)
@@ -284,6 +287,7 @@ def _classify(exc: BaseException, stage: str) -> tuple[str, str]:
 
 def _end(job_store: JobStore, job_id: str, status: str, **fields: Any) -> None:
     if job_store.transition(job_id, (RUNNING,), status, **fields):
+        job_ended(job_store, job_id)
         err = fields.get("error")
         detail = f" ({err['type']}: {err['message']})" if err else ""
         log.info("job %s %s%s", job_id, status, detail)

@@ -36,6 +36,7 @@ from typing import Any
 
 from service.config import Settings
 from service.jobs.datasets import remove_dataset
+from service.jobs.events import job_ended
 from service.jobs.queue import DEFAULT_NAMESPACE, make_huey, make_job_store
 from service.jobs.reaper import reap_stale, sweep_datasets
 from service.jobs.records import FAILED, RUNNING, JobStore, error
@@ -110,9 +111,10 @@ def end_own_jobs(job_store: JobStore, settings: Settings, consumer_pid: int) -> 
         if not str(job.get("worker") or "").startswith(prefix):
             continue
         message = "the worker stopped before the job finished; submit it again"
+        remove_dataset(settings.store, job["job_id"])
         if job_store.transition(job["job_id"], (RUNNING,), FAILED,
                                 error=error("worker_shutdown", message)):
-            remove_dataset(settings.store, job["job_id"])
+            job_ended(job_store, job["job_id"])
             ended.append(job["job_id"])
             log.warning("job %s failed: %s", job["job_id"], message)
     return ended

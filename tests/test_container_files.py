@@ -1,0 +1,210 @@
+"""The facts docs/operations.md states about the Dockerfile and docker-compose.yml.
+
+No Docker engine runs here: these parse the files (hadolint and docker-compose's schema check
+run in ``.ci/container-checks``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from service.config import SETTINGS, Settings
+
+yaml = pytest.importorskip("yaml", reason="PyYAML (dev extra) parses docker-compose.yml")
+
+ROOT = Path(__file__).resolve().parent.parent
+STORE = "/var/lib/nnserve"
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    instructions, pending = [], ""
+    for raw in (ROOT / "Dockerfile").read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line, pending = pending + line, ""
+        word, _, args = line.partition(" ")
+        instructions.append((word.upper(), args.strip()))
+    assert not pending
+    return instructions
+
+
+def stages() -> list[list[tuple[str, str]]]:
+    result: list[list[tuple[str, str]]] = []
+    for instr, args in dockerfile():
+        if instr == "FROM":
+            result.append([])
+        if result:
+            result[-1].append((instr, args))
+    return result
+
+
+def final(instr: str) -> list[str]:
+    return [args for i, args in stages()[-1] if i == instr]
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def seconds(duration: str) -> float:
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, duration
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+# --- Dockerfile --------------------------------------------------------------------------------
+
+def test_base_image_is_an_arg_used_by_every_stage():
+    instructions = dockerfile()
+    assert instructions[0] == ("ARG", "PYTHON_IMAGE=python:3.11-slim")
+    froms = [args for instr, args in instructions if instr == "FROM"]
+    assert len(froms) >= 2, "multi-stage: a builder and the runtime image"
+    assert all(args.split()[0] == "${PYTHON_IMAGE}" for args in froms)
+
+
+def test_dependencies_are_installed_in_a_layer_before_the_code():
+    builder = stages()[0]
+    steps = [f"{instr} {args}" for instr, args in builder]
+
+    def index(pattern: str) -> int:
+        hits = [n for n, step in enumerate(steps) if re.search(pattern, step)]
+        assert hits, pattern
+        return hits[0]
+
+    deps = index(r"^RUN .*pip install .*-r requirements\.txt")
+    assert index(r"^COPY pyproject\.toml ") < deps
+    assert deps < index(r"^COPY service ") and deps < index(r"^COPY models ")
+    assert index(r"^COPY service ") < index(r"^RUN pip install .*--no-deps .*\.")
+    copies_before_deps = [s for s in steps[:deps] if s.startswith("COPY")]
+    assert copies_before_deps == ["COPY pyproject.toml ./"]
+    runtime_copies = final("COPY")
+    assert runtime_copies == ["--from=builder /opt/venv /opt/venv"]
+
+
+def test_runs_as_a_non_root_user():
+    users = final("USER")
+    assert users, "the runtime stage sets USER"
+    user = users[-1].split(":")[0]
+    assert user not in ("root", "0")
+    instructions = stages()[-1]
+    assert max(n for n, (i, _) in enumerate(instructions) if i == "USER") > \
+        max(n for n, (i, _) in enumerate(instructions) if i == "RUN"), "no RUN as root after"
+
+
+def test_port_volume_store_and_environment():
+    assert final("EXPOSE") == ["8000"]
+    assert json.loads(final("VOLUME")[0]) == [STORE]
+    env = " ".join(final("ENV"))
+    assert f"NNSERVE_STORE={STORE}" in env
+    assert "NNSERVE_HOST=0.0.0.0" in env and "NNSERVE_PORT=8000" in env
+
+
+def test_healthcheck_probes_healthz_with_python_in_exec_form():
+    (check,) = final("HEALTHCHECK")
+    options, _, command = check.partition("CMD ")
+    argv = json.loads(command)
+    assert argv[:2] == ["python", "-c"] and "/healthz" in argv[2]
+    assert "urllib.request" in argv[2] and "8000" in argv[2]
+    assert "--interval=" in options and "--timeout=" in options
+
+
+def test_cmd_is_exec_form_nnserve_serve():
+    (cmd,) = final("CMD")
+    argv = json.loads(cmd)
+    assert argv[:2] == ["nnserve", "serve"]
+    assert "--insecure" not in argv, "the image requires NNSERVE_API_KEYS"
+    assert not final("ENTRYPOINT")
+
+
+def test_dockerignore_keeps_the_context_to_the_package():
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    assert {".git", ".venv", "var", "tests", "**/__pycache__"} <= ignored
+    needed = {"pyproject.toml", "README.md", "models", "service"}
+    assert not needed & ignored
+
+
+# --- docker-compose.yml ------------------------------------------------------------------------
+
+def test_services_and_commands():
+    services = compose()["services"]
+    assert set(services) == {"api", "worker", "redis"}
+    assert services["api"]["command"] == ["nnserve", "serve", "--no-worker"]
+    assert services["worker"]["command"] == ["nnserve", "worker"]
+    assert services["redis"]["image"].startswith("redis:7")
+    assert "version" not in compose(), "the Compose Specification has no version"
+
+
+def test_the_store_is_one_named_volume_shared_by_api_and_workers():
+    doc = compose()
+    assert "store" in doc["volumes"]
+    for name in ("api", "worker"):
+        assert f"store:{STORE}" in doc["services"][name]["volumes"]
+    assert doc["services"]["api"]["image"] == doc["services"]["worker"]["image"]
+
+
+def test_start_order_waits_for_healthy_redis():
+    services = compose()["services"]
+    for name in ("api", "worker"):
+        assert services[name]["depends_on"] == {"redis": {"condition": "service_healthy"}}
+    assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    api_check = services["api"]["healthcheck"]["test"]
+    assert api_check[0] == "CMD" and "/readyz" in api_check[-1]
+    assert services["worker"]["healthcheck"] == {"disable": True}
+
+
+def test_worker_is_scalable():
+    worker = compose()["services"]["worker"]
+    for fixed in ("container_name", "ports", "hostname"):
+        assert fixed not in worker, f"{fixed} would stop `--scale worker=N`"
+
+
+def test_stop_grace_period_outlasts_gunicorns_graceful_timeout():
+    services = compose()["services"]
+    default = Settings.from_env(environ={}).graceful_timeout
+    for name in ("api", "worker"):
+        graceful = int(services[name]["environment"].get("NNSERVE_GRACEFUL_TIMEOUT", default))
+        assert seconds(services[name]["stop_grace_period"]) >= graceful + 10
+
+
+def test_configuration_is_by_environment():
+    services = compose()["services"]
+    for name in ("api", "worker"):
+        assert services[name]["environment"]["NNSERVE_QUEUE"] == "redis://redis:6379/0"
+    keys = services["api"]["environment"]["NNSERVE_API_KEYS"]
+    assert keys.startswith("${NNSERVE_API_KEYS:?"), "required, never a default key"
+    assert "NNSERVE_API_KEYS" not in services["worker"]["environment"]
+
+
+def test_every_nnserve_variable_is_a_setting():
+    known = {var for var, *_ in SETTINGS}
+    text = (ROOT / "docker-compose.yml").read_text() + (ROOT / "Dockerfile").read_text()
+    used = set(re.findall(r"\b(NNSERVE_[A-Z_]+)\b", text)) - {"NNSERVE_PUBLISH"}
+    assert used <= known, f"not in service.config.SETTINGS: {sorted(used - known)}"
+
+
+def test_published_port_defaults_to_loopback():
+    (port,) = compose()["services"]["api"]["ports"]
+    assert port == "${NNSERVE_PUBLISH:-127.0.0.1:8000}:8000"
+
+
+def test_documented_commands_exist():
+    text = (ROOT / "docs" / "operations.md").read_text()
+    for line in re.findall(r"^\s*((?:NNSERVE_\w+=\S+ )*docker compose [^\n#]*)", text, re.M):
+        argv = shlex.split(line)
+        while "=" in argv[0]:
+            argv.pop(0)
+        assert argv[:2] == ["docker", "compose"], line
+        if "--scale" in argv:
+            assert argv[argv.index("--scale") + 1].startswith("worker=")
