@@ -97,7 +97,7 @@ class Batches:
         order = self.rows[rng.permutation(len(self.rows))]
         for start in range(0, len(order), self.batch_size):
             take = order[start:start + self.batch_size]
-            raw = np.take(self.X, take, axis=0, out=self._raw[:len(take)])
+            raw = np.take(self.X, take, axis=0, out=self._raw[:len(take)], mode="clip")
             xb = np.subtract(raw, self._mean, out=self._batch[:len(take)], casting="same_kind")
             xb *= self._inv_scale
             yield xb, self.y[take]

@@ -1,15 +1,16 @@
 """Operations: Prometheus metrics, JSON logs (one object per line on stderr) and request ids.
 
 Metrics are correct across processes with prometheus_client's multiprocess mode: gunicorn's
-master calls :func:`on_starting` (a fresh, empty ``PROMETHEUS_MULTIPROC_DIR``, inherited by the
-workers and the embedded training worker), :func:`child_exit` and :func:`on_exit`; ``GET /metrics``
-merges every process's files. prometheus_client picks its mode when it is first imported, so this
-module imports it lazily: the gunicorn master never does. Without the variable (tests, a single
-process) the default registry is used.
+master calls :func:`on_starting` (an empty ``PROMETHEUS_MULTIPROC_DIR``, inherited by the workers
+and the embedded training worker), :func:`child_exit` and :func:`on_exit`; ``GET /metrics`` merges
+every process's files. prometheus_client fixes its mode when first imported, so this module
+imports it lazily, never before the variable is set. Without it (tests, one process) the default
+registry is exposed.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import re
@@ -31,7 +32,7 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-UNMATCHED = "<unmatched>"  # endpoint label of requests no URL rule matched (404s)
+UNMATCHED = "<unmatched>"  # the endpoint label of requests no URL rule matched
 TRAINING_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 
 log = logging.getLogger("nnserve")
@@ -40,72 +41,70 @@ _event_log = logging.getLogger("nnserve.events")
 
 Source = Callable[[], float | int | None]
 _sources: dict[str, Source | None] = {"models_loaded": None, "queue_depth": None}
-_owned_dir: Path | None = None  # a temporary metrics directory this process created
+_owned_dir: Path | None = None  # the temporary metrics directory this process created
+_lock = threading.Lock()
 
-
-# --- metrics ---------------------------------------------------------------------------------
 
 class _Metrics:
     def __init__(self) -> None:
         from prometheus_client import Counter, Gauge, Histogram
 
-        self.requests = Counter("nnserve_http_requests", "HTTP requests answered.",
-                                ["method", "endpoint", "status"])
+        http = ["method", "endpoint", "status"]
+        self.requests = Counter("nnserve_http_requests", "HTTP requests answered.", http)
         self.latency = Histogram("nnserve_http_request_duration_seconds",
-                                 "Time from request to response, by URL rule.",
-                                 ["method", "endpoint", "status"])
+                                 "Seconds from request to response.", http)
         self.predictions = Counter("nnserve_predictions", "Prediction requests answered.",
                                    ["model", "version"])
         self.rows = Counter("nnserve_predicted_rows", "Rows predicted.", ["model", "version"])
         self.jobs = Counter("nnserve_training_jobs", "Training jobs finished, by final status.",
                             ["status"])
         self.training = Histogram("nnserve_training_duration_seconds",
-                                  "Wall-clock seconds of finished training jobs.", ["status"],
+                                  "Seconds finished training jobs ran.", ["status"],
                                   buckets=TRAINING_BUCKETS)
-        self.models_loaded = Gauge("nnserve_models_loaded",
-                                   "Model versions loaded in the API processes' caches.",
+        self.models_loaded = Gauge("nnserve_models_loaded", "Model versions loaded in caches.",
                                    multiprocess_mode="livesum")
 
 
 _metrics: _Metrics | None = None
-_metrics_lock = threading.Lock()
+_default_registered = False  # the scrape-time collector, in single-process mode
 
 
 def _get_metrics() -> _Metrics:
     global _metrics
-    if _metrics is None:
-        with _metrics_lock:
-            if _metrics is None:
-                _metrics = _Metrics()
+    with _lock:
+        if _metrics is None:
+            _metrics = _Metrics()
     return _metrics
 
 
 def multiprocess_enabled() -> bool:
-    """Whether prometheus_client runs in multiprocess mode in this process."""
+    """Whether prometheus_client runs in multiprocess mode in this process (imports it)."""
     from prometheus_client import values
 
+    return _is_multiprocess(values)
+
+
+def _is_multiprocess(values: Any) -> bool:
     return bool(getattr(values.ValueClass, "_multiprocess", False))
 
 
 class _ScrapeTimeCollector:
-    """``nnserve_queue_depth``, read from its source when scraped (the job store is shared)."""
+    """``nnserve_queue_depth`` read from its source at each scrape (the job store is shared)."""
 
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily
 
         value = _call_source("queue_depth")
         if value is not None:
-            family = GaugeMetricFamily("nnserve_queue_depth", "Training jobs queued, not started.")
-            family.add_metric([], float(value))
-            yield family
+            yield GaugeMetricFamily("nnserve_queue_depth", "Training jobs queued, not started.",
+                                    value=float(value))
 
 
 _scrape_collector = _ScrapeTimeCollector()
-_default_registered = False
 
 
 def exposition_registry() -> Any:
-    """The registry to expose: every process's files in multiprocess mode, else the default."""
+    """What to expose: every process's files in multiprocess mode, else the default registry."""
     global _default_registered
     from prometheus_client import REGISTRY, CollectorRegistry
     from prometheus_client.multiprocess import MultiProcessCollector
@@ -116,7 +115,7 @@ def exposition_registry() -> Any:
         MultiProcessCollector(registry)
         registry.register(_scrape_collector)
         return registry
-    with _metrics_lock:
+    with _lock:
         if not _default_registered:
             REGISTRY.register(_scrape_collector)
             _default_registered = True
@@ -139,11 +138,13 @@ def record_job_finished(status: str, seconds: float | None) -> None:
 
 
 def job_finished(job: Mapping[str, Any]) -> None:
-    """Metrics and a ``job_finished`` event for a job record that just reached a final status
-    (call it once per job, after the transition to succeeded, failed or cancelled succeeded)."""
+    """Metrics and a ``job_finished`` event for a job record that just reached its final status
+    (once per job, right after the transition succeeded)."""
     started, finished = job.get("started_at"), job.get("finished_at")
-    seconds = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds() \
-        if started and finished else None
+    seconds = None
+    if started and finished:
+        seconds = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)) \
+            .total_seconds()
     record_job_finished(job["status"], seconds)
     log_event("job_finished", level=logging.WARNING if job["status"] == "failed" else logging.INFO,
               job_id=job.get("job_id"), model=job.get("model"), status=job["status"],
@@ -152,23 +153,21 @@ def job_finished(job: Mapping[str, Any]) -> None:
 
 
 def set_models_loaded_source(source: Source | None) -> None:
-    """``source()`` (called in the app context after each request and at scrape time) returns
-    this process's number of loaded models, or None when unknown."""
+    """``source()``, called in the app context after each request and at scrape time, returns
+    this process's number of loaded model versions (None: unknown)."""
     _sources["models_loaded"] = source
 
 
 def set_queue_depth_source(source: Source | None) -> None:
-    """``source()`` (called in the app context at scrape time) returns the queued job count."""
+    """``source()``, called in the app context at scrape time, returns the queued job count."""
     _sources["queue_depth"] = source
 
 
 def _call_source(name: str) -> float | int | None:
     source = _sources[name]
-    if source is None:
-        return None
     try:
-        return source()
-    except Exception:  # a broken source must not break requests or the scrape
+        return None if source is None else source()
+    except Exception:  # a broken source must break neither requests nor the scrape
         log.warning("metrics source %s failed", name, exc_info=True)
         return None
 
@@ -182,49 +181,36 @@ def _update_models_loaded() -> None:
 def metrics_view() -> Response:
     """``GET /metrics`` in the Prometheus text format."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
     _update_models_loaded()
     return Response(generate_latest(exposition_registry()), content_type=CONTENT_TYPE_LATEST)
 
 
-# --- multiprocess directory and gunicorn hooks -----------------------------------------------
-
 def setup_multiprocess_dir(path: str | Path | None = None, *, wipe: bool = True) -> Path:
-    """Point ``PROMETHEUS_MULTIPROC_DIR`` at ``path`` (default: the variable's value, else a new
-    temporary directory) and delete its ``*.db`` files; before prometheus_client is imported."""
+    """Set ``PROMETHEUS_MULTIPROC_DIR`` to ``path`` (default: its current value, else a new
+    temporary directory) and delete the ``*.db`` files there. Before prometheus_client loads."""
     global _owned_dir
     values = sys.modules.get("prometheus_client.values")
-    if values is not None and not getattr(values.ValueClass, "_multiprocess", False):
+    if values is not None and not _is_multiprocess(values):
         raise RuntimeError(f"prometheus_client was imported before {MULTIPROC_ENV} was set: "
                            "its metrics would stay per process")
     chosen = path or os.environ.get(MULTIPROC_ENV)
     if chosen:
         directory = Path(chosen)
         directory.mkdir(parents=True, exist_ok=True)
-        if wipe:
-            for stale in directory.glob("*.db"):
-                stale.unlink()
+        for stale in directory.glob("*.db") if wipe else ():
+            stale.unlink()
     else:
         directory = _owned_dir = Path(tempfile.mkdtemp(prefix="nnserve-metrics-"))
     os.environ[MULTIPROC_ENV] = str(directory)
     return directory
 
 
-def remove_owned_dir() -> None:
-    """Delete the temporary directory :func:`setup_multiprocess_dir` created, if it did."""
-    global _owned_dir
-    if _owned_dir is not None:
-        shutil.rmtree(_owned_dir, ignore_errors=True)
-        _owned_dir = None
-
-
 def on_starting(server: Any) -> None:
     """gunicorn ``on_starting``: an empty metrics directory for this run, before any fork."""
     directory = setup_multiprocess_dir()
-    # Import now, not first in child_exit: that runs in a SIGCHLD handler, and a second signal
-    # during a first import re-enters it half done (ImportError, the master dies).
+    # Imported here, not first in child_exit: that runs in a SIGCHLD handler, and a second
+    # signal during the first import re-enters it half done (ImportError: the master dies).
     import prometheus_client.multiprocess  # noqa: F401
-
     server.log.info("metrics directory %s", directory)
 
 
@@ -236,30 +222,30 @@ def child_exit(server: Any, worker: Any) -> None:
         multiprocess.mark_process_dead(worker.pid)
 
 
-def on_exit(server: Any) -> None:
-    """gunicorn ``on_exit`` (call it last): remove the temporary metrics directory."""
-    remove_owned_dir()
+def on_exit(server: Any = None) -> None:
+    """gunicorn ``on_exit`` (call it last): remove the temporary metrics directory, if any."""
+    global _owned_dir
+    if _owned_dir is not None:
+        shutil.rmtree(_owned_dir, ignore_errors=True)
+        _owned_dir = None
 
 
 def init_worker_metrics(port: int, host: str) -> Path | None:
-    """For ``nnserve worker``, before any job process starts: serve this worker's metrics (its
-    processes merged) at ``http://host:port/metrics``. No-op when ``port`` is 0."""
+    """``nnserve worker``, before any job process starts: serve the metrics of this worker's
+    processes at ``http://host:port/metrics``. Nothing when ``port`` is 0."""
     if not port:
         return None
-    import atexit
-
     directory = setup_multiprocess_dir(wipe=False)
-    atexit.register(remove_owned_dir)
+    atexit.register(on_exit)
     from prometheus_client import start_http_server
 
     start_http_server(port, addr=host, registry=exposition_registry())
     return directory
 
 
-# --- JSON logs ---------------------------------------------------------------------------------
-
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record: ts, level, logger, pid, message, then the record's fields."""
+    """One JSON object per record: ts, level, logger, pid, message, then the record's fields
+    (``extra={"fields": {...}}``) and, inside a request, its request_id."""
 
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
@@ -268,31 +254,20 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage()}
         for key, value in (getattr(record, "fields", None) or {}).items():
             payload.setdefault(key, value)
-        if "request_id" not in payload and has_request_context():
-            rid = g.get("request_id")
-            if rid:
-                payload["request_id"] = rid
+        if "request_id" not in payload and has_request_context() and g.get("request_id"):
+            payload["request_id"] = g.request_id
         if record.exc_info:
             payload["exc_info"] = self.formatException(record.exc_info)
         if record.stack_info:
             payload["stack_info"] = self.formatStack(record.stack_info)
-        return orjson.dumps(payload, default=str, option=orjson.OPT_SERIALIZE_NUMPY
-                            | orjson.OPT_NON_STR_KEYS).decode()
+        return orjson.dumps(payload, default=str,
+                            option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
 
 
 class StderrHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is at the time (pytest swaps it)."""
+    """Writes to whatever ``sys.stderr`` is when a record comes (pytest swaps it)."""
 
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
-
-    @property
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass
+    stream = property(lambda self: sys.stderr, lambda self, value: None)
 
 
 def configure_logging(level: str | int = "INFO") -> None:
@@ -306,32 +281,23 @@ def configure_logging(level: str | int = "INFO") -> None:
 
 
 def gunicorn_logconfig(level: str) -> dict[str, Any]:
-    """gunicorn's ``logconfig_dict``: its error log as JSON lines on stderr, no access log
-    (the app logs each request)."""
-    handler = {"class": f"{__name__}.StderrHandler", "formatter": "json"}
+    """gunicorn's ``logconfig_dict``: its error log and the root logger as JSON lines on
+    stderr; its access log off (the app logs each request)."""
+    level = level.upper()
     return {
         "version": 1, "disable_existing_loggers": False,
         "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
-        "handlers": {"stderr": handler},
-        "root": {"level": level.upper(), "handlers": ["stderr"]},
+        "handlers": {"stderr": {"class": f"{__name__}.StderrHandler", "formatter": "json"}},
+        "root": {"level": level, "handlers": ["stderr"]},
         "loggers": {
-            "gunicorn.error": {"level": level.upper(), "handlers": ["stderr"],
-                               "propagate": False},
-            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
-        },
+            "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
+            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False}},
     }
 
 
 def log_event(event: str, /, *, level: int = logging.INFO, **fields: Any) -> None:
     """Log one structured event (e.g. ``job_finished``) with its fields."""
     _event_log.log(level, event, extra={"fields": {"event": event, **fields}})
-
-
-# --- Flask hooks -------------------------------------------------------------------------------
-
-def current_request_id() -> str | None:
-    """The current request's id (echoed or generated), None outside a request."""
-    return g.get("request_id") if has_request_context() else None
 
 
 def _before_request() -> None:
@@ -341,16 +307,15 @@ def _before_request() -> None:
 
 
 def _after_request(response: Response) -> Response:
-    if "request_id" not in g:  # another hook answered before ours ran
+    if "request_id" not in g:  # a hook inserted ahead of ours answered the request
         _before_request()
     seconds = time.perf_counter() - g._obs_start
     response.headers[REQUEST_ID_HEADER] = g.request_id
     method = request.method if request.method in _METHODS else "OTHER"
     endpoint = request.url_rule.rule if request.url_rule is not None else UNMATCHED
-    status = str(response.status_code)
     m = _get_metrics()
-    m.requests.labels(method, endpoint, status).inc()
-    m.latency.labels(method, endpoint, status).observe(seconds)
+    m.requests.labels(method, endpoint, str(response.status_code)).inc()
+    m.latency.labels(method, endpoint, str(response.status_code)).observe(seconds)
     _update_models_loaded()
     _request_log.info("request", extra={"fields": {
         "event": "request", "method": request.method, "path": request.path,
@@ -361,11 +326,8 @@ def _after_request(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Request ids, request metrics and logs for ``app``, and ``GET /metrics`` (not in OpenAPI).
-
-    Our hooks run first before and last after every request, whatever else is registered.
-    """
+    """Request ids, request metrics and logs, and ``GET /metrics`` (a plain route, not in the
+    OpenAPI spec). Our hooks run first before, and last after, every request."""
     app.before_request_funcs.setdefault(None, []).insert(0, _before_request)
     app.after_request_funcs.setdefault(None, []).insert(0, _after_request)
     app.add_url_rule("/metrics", endpoint="metrics", view_func=metrics_view, methods=["GET"])
-    app.extensions["nnserve_observability"] = True

@@ -39,7 +39,18 @@ __all__ = ["ArtifactCorrupt", "ModelStore", "parse_version", "validate_alias",
            "validate_model_name"]
 
 _VERSION_DIR = re.compile(r"[1-9][0-9]*")
-_HOST = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:64] or "host"
+
+
+def _origin() -> str:
+    """Who may judge a pid: same host name, boot and pid namespace (containers differ)."""
+    parts = [socket.gethostname()]
+    for path in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
+        with contextlib.suppress(OSError):
+            parts.append(os.readlink(path) if path.endswith("/pid") else Path(path).read_text())
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
+
+
+_ORIGIN = _origin()
 
 
 class ArtifactCorrupt(ServiceUnavailable):
@@ -84,19 +95,19 @@ def _markers(alloc: Path) -> list[int]:
 
 
 def _tmp_name(kind: str, tag: object) -> str:
-    # ".<kind>-<tag>-<pid>-<rand>-<host>": recover() may judge the pid only on the same host.
-    return f".{kind}-{tag}-{os.getpid()}-{secrets.token_hex(4)}-{_HOST}"
+    # ".<kind>-<tag>-<pid>-<rand>-<origin>": recover() judges the pid only if from our origin.
+    return f".{kind}-{tag}-{os.getpid()}-{secrets.token_hex(4)}-{_ORIGIN}"
 
 
 def _stale(entry: os.DirEntry[str], grace: float) -> bool:
-    """A temp entry older than ``grace`` seconds or whose creator (on this host) is dead."""
+    """A temp entry older than ``grace`` seconds or whose creator (same origin) is dead."""
     try:
         if time.time() - entry.stat(follow_symlinks=False).st_mtime > grace:
             return True
     except FileNotFoundError:
         return False
-    _, _, pid, _, host = (entry.name.split("-", 4) + [""] * 5)[:5]
-    if host != _HOST or not pid.isdigit():
+    _, _, pid, _, origin = (entry.name.split("-", 4) + [""] * 5)[:5]
+    if origin != _ORIGIN or not pid.isdigit():
         return False
     try:
         os.kill(int(pid), 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -131,6 +132,18 @@ def test_prediction_job_and_gauge_metrics(obs_client, sources):
     assert delta("nnserve_training_duration_seconds_count", status="cancelled") == 0
     assert sample(after, "nnserve_models_loaded") == 4
     assert sample(after, "nnserve_queue_depth") == 7
+
+
+def test_the_metrics_table_in_the_docs_lists_exactly_the_exposed_metrics(obs_client, sources):
+    observability.record_prediction("docs", 1, 1)
+    observability.record_job_finished("succeeded", 1.0)
+    observability.set_queue_depth_source(lambda: 0)
+    text = obs_client.get("/metrics").get_data(as_text=True)
+    exposed = {f.name + ("_total" if f.type == "counter" else "")
+               for f in text_string_to_metric_families(text) if f.name.startswith("nnserve_")}
+    docs = (ROOT / "docs" / "operations.md").read_text()
+    documented = set(re.findall(r"^\| `(nnserve_\w+)` \|", docs, re.M))
+    assert documented == exposed
 
 
 def test_a_failing_source_leaves_its_metric_out_not_the_scrape(obs_client, sources):

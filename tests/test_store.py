@@ -7,7 +7,6 @@ import json
 import multiprocessing
 import os
 import signal
-import socket
 import threading
 import time
 from datetime import datetime
@@ -26,7 +25,7 @@ from service.store import (
 )
 
 CTX = multiprocessing.get_context("spawn")
-HOST = store_mod._HOST
+ORIGIN = store_mod._ORIGIN
 
 
 @pytest.fixture
@@ -77,7 +76,7 @@ def test_list_models_only_with_versions(store: ModelStore) -> None:
 
 # -- publish across processes -------------------------------------------------------------------
 def _recover_until(store: ModelStore, stop: threading.Event) -> None:
-    while not stop.is_set():
+    while not stop.wait(0.002):
         store.recover()
 
 
@@ -109,6 +108,34 @@ def test_concurrent_publish_from_processes_allocates_distinct_versions(store: Mo
         store.read_artifact("iris", v)
 
 
+def test_marker_pruning_cannot_hand_out_a_number_twice(
+        store: ModelStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """recover() prunes allocation markers; a publisher with a stale scan must not reuse one."""
+    publish_n(store, "iris", 1)
+    mdir = store.models_dir / "iris"
+    others: list[int] = []
+
+    def interfere() -> None:  # two publishes in flight, then recover() prunes the lower marker
+        others.extend([store._allocate(mdir), store._allocate(mdir)])
+        store.recover()
+
+    real_markers = store_mod._markers
+    threads: list[threading.Thread] = []
+
+    def markers_then_interfere(alloc: Path) -> list[int]:
+        found = real_markers(alloc)
+        if not threads:  # only in our own scan: the others run while it is stale
+            threads.append(threading.Thread(target=interfere))
+            threads[0].start()
+            threads[0].join(0.5)  # they block on the allocation lock, as they should
+        return found
+
+    monkeypatch.setattr(store_mod, "_markers", markers_then_interfere)
+    mine = store._allocate(mdir)
+    threads[0].join(5)
+    assert sorted([mine, *others]) == [2, 3, 4]
+
+
 # -- crashes ------------------------------------------------------------------------------------
 def test_crashed_publish_is_invisible_recovered_and_its_number_not_reused(
         store: ModelStore) -> None:
@@ -116,18 +143,18 @@ def test_crashed_publish_is_invisible_recovered_and_its_number_not_reused(
     mdir = store.models_dir / "iris"
     # what a publish killed before its rename leaves: allocation marker + half-written temp dir
     (mdir / ".alloc" / "3").touch()
-    crashed = mdir / f".tmp-3-{dead_pid()}-0badf00d-{HOST}"
+    crashed = mdir / f".tmp-3-{dead_pid()}-0badf00d-{ORIGIN}"
     crashed.mkdir()
     (crashed / "model.npz").write_bytes(b"half")
-    # a publish in progress in this process, and one from another host (container): kept
-    live = mdir / f".tmp-9-{os.getpid()}-00000000-{HOST}"
+    # a publish in progress in this process, and one from another host or container: kept
+    live = mdir / f".tmp-9-{os.getpid()}-00000000-{ORIGIN}"
     other = mdir / ".tmp-10-1-00000000-otherhost"
     old_other = mdir / ".tmp-11-1-00000000-otherhost"
     for d in (live, other, old_other):
         d.mkdir()
     past = time.time() - 7200
     os.utime(old_other, (past, past))
-    trash = mdir / f".del-1-{os.getpid()}-00000000-{HOST}"  # an interrupted delete
+    trash = mdir / f".del-1-{os.getpid()}-00000000-{ORIGIN}"  # an interrupted delete
     trash.mkdir()
 
     assert store.versions("iris") == [1, 2]
@@ -384,6 +411,5 @@ def test_writable_probe(store: ModelStore, monkeypatch: pytest.MonkeyPatch) -> N
     assert not ok and "Read-only" in why
 
 
-def test_hostname_tag_has_no_separator() -> None:
-    assert "-" not in HOST and HOST.replace("_", "").replace(".", "").isalnum()
-    assert socket.gethostname()
+def test_origin_tag_is_plain_hex() -> None:
+    assert len(ORIGIN) == 12 and int(ORIGIN, 16) >= 0

@@ -226,9 +226,9 @@ class _Training:
         with self.guard.interruptible():
             clf.fit(X, y, on_epoch=self.on_epoch, feature_names=names)
         with self.guard.interruptible(False):
-            self._finish(clf, X, time.monotonic() - start)
+            self._finish(clf, time.monotonic() - start)
 
-    def _finish(self, clf: MLPClassifier, X: Any, seconds: float) -> None:
+    def _finish(self, clf: MLPClassifier, seconds: float) -> None:
         fields = self.fields()
         if self.stop_reason is None and self.job_store.cancel_requested(self.job_id):
             self.stop_reason = "cancel"
@@ -243,7 +243,7 @@ class _Training:
             return
         buf = io.BytesIO()
         clf.save(buf)
-        meta = self._meta(clf, X, seconds)
+        meta = self._meta(clf, seconds)
         try:
             version = ModelStore(self.settings.store).publish(self.job["model"], buf.getvalue(),
                                                               meta)
@@ -253,7 +253,7 @@ class _Training:
         log.info("job %s published %s version %d", self.job_id, self.job["model"], version)
         _end(self.job_store, self.job_id, SUCCEEDED, model_version=version, **fields)
 
-    def _meta(self, clf: MLPClassifier, X: Any, seconds: float) -> dict[str, Any]:
+    def _meta(self, clf: MLPClassifier, seconds: float) -> dict[str, Any]:
         params = clf.get_params()
         best = self.history[-1]
         if params["early_stopping"]:  # fit restored the best epoch's weights

@@ -1,8 +1,9 @@
 """The training worker: a Huey consumer with process workers, a reaper and explicit shutdown.
 
-``run_worker(settings)`` (``nnserve worker``) recovers the model store, fails stale jobs, then
-runs the Huey consumer with ``worker_concurrency`` forked worker processes, each training one
-job at a time (``service.jobs.task``), plus a reaper thread. It blocks until stopped.
+``run_worker(settings)`` (``nnserve worker``) recovers the model store, fails stale jobs and
+sweeps orphaned datasets, then runs the Huey consumer with ``worker_concurrency`` forked worker
+processes, each training one job at a time (``service.jobs.task``), plus a reaper thread. It
+blocks until stopped.
 
 What happens to a running job when its worker goes away
 --------------------------------------------------------
@@ -20,6 +21,8 @@ What happens to a running job when its worker goes away
   ``running`` the same way, so none is left running.
 - **SIGINT** (Ctrl-C): Huey's graceful shutdown (its worker processes ignore SIGINT): running
   jobs get up to ``graceful_timeout`` s to finish, then it proceeds as for SIGTERM.
+- **SIGHUP**: Huey's restart — as SIGINT, then the consumer re-executes itself; a job its
+  process could not end itself is failed ``worker_lost`` by the heartbeat rule.
 """
 
 from __future__ import annotations
