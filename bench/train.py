@@ -1,9 +1,10 @@
-"""Training throughput of the engine against scikit-learn's MLPClassifier, and against the GEMM bound.
+"""Training throughput of our engine against scikit-learn's MLPClassifier and the GEMM bound.
 
 Builds a synthetic 10-class float32 set (scikit-learn's ``make_classification``, fixed seed),
 holds 25% out, and trains a 784 -> 128 -> 10 relu network with Adam (batch 128, lr 1e-3, no
 validation split, no early stopping) with both engines on the same rows. Prints samples/s
-(training rows x epochs / wall time of ``fit``), their ratio, test accuracies, and which
+(training rows x epochs / wall time of the fastest of ``--repeat`` fits, the engines
+alternating), their ratio, test accuracies, and which
 fraction of this machine's float32 GEMM throughput our training reaches.
 
 GEMM throughput is measured in the same run with ``np.matmul`` on exactly the products one
@@ -11,7 +12,7 @@ training step needs (forward X @ W per layer, weight gradients A^T @ delta per l
 gradients delta @ W^T for every layer but the first), so "GEMM bound" is the samples/s that
 training would reach if it did nothing but those matrix products.
 
-Usage: ``python bench/train.py [--quick] [--epochs N] [--samples N]``.
+Usage: ``python bench/train.py [--quick] [--epochs N] [--samples N] [--repeat N]``.
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ def make_data(n_samples: int) -> tuple[np.ndarray, ...]:
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
-    X, y = make_classification(n_samples=n_samples, n_features=N_FEATURES, n_informative=64,
-                               n_redundant=64, n_classes=N_CLASSES, n_clusters_per_class=2,
-                               class_sep=1.5, flip_y=0.01, random_state=SEED)
+    X, y = make_classification(n_samples=n_samples, n_features=N_FEATURES, n_informative=100,
+                               n_redundant=0, n_classes=N_CLASSES, n_clusters_per_class=1,
+                               class_sep=2.0, flip_y=0.01, random_state=SEED)
     # Standardise once, up front, so both engines see identical well-scaled inputs (scikit-learn
     # recommends scaling for its MLP; ours standardises internally and is a no-op on this).
     X = StandardScaler().fit_transform(X).astype(np.float32)
@@ -83,18 +84,16 @@ def gemm_bound(X: np.ndarray, sizes: list[int], repeats: int = 3) -> float:
     return n / best
 
 
-def bench_ours(X_train, y_train, X_test, y_test, epochs: int) -> tuple[float, float, float]:
+def fit_ours(X_train, y_train, epochs: int) -> tuple[MLPClassifier, float]:
     clf = MLPClassifier(hidden_layers=(HIDDEN,), activation="relu", optimizer="adam",
                         learning_rate=LEARNING_RATE, epochs=epochs, batch_size=BATCH,
                         validation_split=0.0, early_stopping=False, seed=SEED)
     start = time.perf_counter()
     clf.fit(X_train, y_train)
-    seconds = time.perf_counter() - start
-    return X_train.shape[0] * epochs / seconds, float(np.mean(clf.predict(X_test) == y_test)), \
-        seconds
+    return clf, time.perf_counter() - start
 
 
-def bench_sklearn(X_train, y_train, X_test, y_test, epochs: int) -> tuple[float, float, float]:
+def fit_sklearn(X_train, y_train, epochs: int) -> tuple[object, float]:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier as SkMLP
 
@@ -103,11 +102,9 @@ def bench_sklearn(X_train, y_train, X_test, y_test, epochs: int) -> tuple[float,
                 shuffle=True, early_stopping=False, random_state=SEED)
     start = time.perf_counter()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)   # max_iter=5 is on purpose
         clf.fit(X_train, y_train)
-    seconds = time.perf_counter() - start
-    return X_train.shape[0] * epochs / seconds, float(np.mean(clf.predict(X_test) == y_test)), \
-        seconds
+    return clf, time.perf_counter() - start
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="8 000 samples, 2 epochs (smoke)")
     parser.add_argument("--samples", type=int, default=None, help="rows before the holdout")
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="fits per engine, alternating; the fastest counts (default 2)")
     args = parser.parse_args(argv)
     n_samples = args.samples or (8_000 if args.quick else 60_000)
     epochs = args.epochs or (2 if args.quick else 5)
@@ -129,8 +128,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model: {' -> '.join(map(str, sizes))} relu, adam lr={LEARNING_RATE}, "
           f"batch {BATCH}, {epochs} epochs")
 
-    ours, ours_acc, ours_s = bench_ours(X_train, y_train, X_test, y_test, epochs)
-    sk, sk_acc, sk_s = bench_sklearn(X_train, y_train, X_test, y_test, epochs)
+    # Alternate the two engines and keep each one's fastest run: on a shared machine a
+    # neighbour's burst then costs both the same instead of deciding the ratio.
+    ours_s = sk_s = np.inf
+    for _ in range(args.repeat):
+        ours_clf, seconds = fit_ours(X_train, y_train, epochs)
+        ours_s = min(ours_s, seconds)
+        sk_clf, seconds = fit_sklearn(X_train, y_train, epochs)
+        sk_s = min(sk_s, seconds)
+    rows = X_train.shape[0] * epochs
+    ours, sk = rows / ours_s, rows / sk_s
+    ours_acc = float(np.mean(ours_clf.predict(X_test) == y_test))
+    sk_acc = float(np.mean(sk_clf.predict(X_test) == y_test))
     bound = gemm_bound(X_train, sizes)
     gflops = bound * flops_per_sample(sizes) / 1e9
 

@@ -97,6 +97,8 @@ class Batches:
         order = self.rows[rng.permutation(len(self.rows))]
         for start in range(0, len(order), self.batch_size):
             take = order[start:start + self.batch_size]
+            # mode="clip": with the default "raise", numpy buffers ``out`` (an extra copy); the
+            # indices are valid by construction, so clipping never changes them.
             raw = np.take(self.X, take, axis=0, out=self._raw[:len(take)], mode="clip")
             xb = np.subtract(raw, self._mean, out=self._batch[:len(take)], casting="same_kind")
             xb *= self._inv_scale

@@ -47,8 +47,9 @@ _lock = threading.Lock()
 
 class _Metrics:
     def __init__(self) -> None:
-        from prometheus_client import Counter, Gauge, Histogram
+        from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
+        disable_created_metrics()  # no *_created series: the same output as multiprocess mode
         http = ["method", "endpoint", "status"]
         self.requests = Counter("nnserve_http_requests", "HTTP requests answered.", http)
         self.latency = Histogram("nnserve_http_request_duration_seconds",
