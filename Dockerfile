@@ -27,7 +27,7 @@ RUN pip install --no-cache-dir --no-deps --no-build-isolation . \
     && nnserve --help > /dev/null
 
 FROM ${PYTHON_IMAGE}
-RUN useradd --system --no-log-init --uid 10001 --user-group --home-dir /var/lib/nnserve \
+RUN useradd --no-log-init --uid 10001 --user-group --no-create-home --home-dir /var/lib/nnserve \
         --shell /usr/sbin/nologin nnserve \
     && mkdir -p /var/lib/nnserve /app \
     && chown nnserve:nnserve /var/lib/nnserve

@@ -89,6 +89,9 @@ def step(X: np.ndarray) -> np.ndarray:
 def softmax(X: np.ndarray) -> np.ndarray:
     """Row-wise softmax, in place, shifted by each row's maximum so ``exp`` never overflows.
 
+    Works on a transposed copy, so the per-row max and sum reduce over contiguous memory
+    (several times faster than reducing numpy's short inner axis for a few classes).
+
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_classes)
@@ -98,10 +101,46 @@ def softmax(X: np.ndarray) -> np.ndarray:
     -------
     X : ndarray of shape (n_samples, n_classes)
     """
-    X -= X.max(axis=1, keepdims=True)
-    np.exp(X, out=X)
-    X /= X.sum(axis=1, keepdims=True)
+    T = np.ascontiguousarray(X.T)
+    T -= T.max(axis=0)
+    np.exp(T, out=T)
+    T /= T.sum(axis=0)
+    X[...] = T.T
     return X
+
+
+def softmax_cross_entropy(X: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+    """Softmax of logits in place, plus the mean cross-entropy and the number of hits.
+
+    The loss comes from the shifted logits by log-sum-exp, ``log(sum(exp(z - max))) -
+    (z_y - max)``, so it is exact, finite and >= 0 without any clipping. A row counts as a hit
+    when its true class holds the maximum logit.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_classes)
+        Logits, overwritten with probabilities.
+    y : ndarray of shape (n_samples,)
+        Class indices.
+
+    Returns
+    -------
+    loss : float
+        Mean cross-entropy.
+    n_correct : int
+        Rows whose true class has the largest logit.
+    """
+    n = X.shape[0]
+    T = np.ascontiguousarray(X.T)          # (n_classes, n_samples): see ``softmax``
+    T -= T.max(axis=0)
+    true_shifted = T[y, np.arange(n)]      # z_y - max, <= 0; == 0 where y has the max
+    np.exp(T, out=T)
+    sums = T.sum(axis=0)
+    T /= sums
+    X[...] = T.T
+    np.log(sums, out=sums)
+    loss = float(sums.sum(dtype=np.float64) - true_shifted.sum(dtype=np.float64)) / max(n, 1)
+    return loss, int(np.count_nonzero(true_shifted == 0))
 
 
 def relu_derivative(Z: np.ndarray, delta: np.ndarray) -> None:

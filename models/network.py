@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .activations import ACTIVATIONS, DERIVATIVES, log_loss
+from .activations import ACTIVATIONS, DERIVATIVES, softmax_cross_entropy
 
 
 def _layer_views(flat: np.ndarray, sizes: Sequence[int]) -> tuple[list, list]:
@@ -40,6 +40,7 @@ class _Workspace:
         self.outputs = [np.empty((rows, n), dtype=dtype) for n in sizes[1:]]
         self.deltas = [np.empty((rows, n), dtype=dtype) for n in sizes[1:]]
         self.index = np.arange(rows)
+        self.ones = np.ones(rows, dtype=dtype)
         self.l2_term = np.empty(n_weights, dtype=dtype)
 
 
@@ -125,7 +126,7 @@ class Network:
             ACTIVATIONS[self.layer_activation(layer)](a)
         return a
 
-    def backprop(self, X: np.ndarray, y: np.ndarray, l2: float = 0.0) -> tuple[float, np.ndarray]:
+    def backprop(self, X: np.ndarray, y: np.ndarray, l2: float = 0.0) -> tuple[float, int]:
         """Forward and backward pass over one batch; fills ``self.grad``.
 
         The objective is ``mean cross-entropy + l2 / 2 * sum(W ** 2)`` over all weight matrices
@@ -144,8 +145,8 @@ class Network:
         -------
         loss : float
             The objective at the current parameters.
-        probs : ndarray of shape (n_samples, sizes[-1])
-            Predicted probabilities (a view into the workspace, valid until the next call).
+        n_correct : int
+            Rows of the batch whose true class got the highest probability.
         """
         n = X.shape[0]
         ws = self._ensure_workspace(n)
@@ -155,10 +156,11 @@ class Network:
         for layer, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             a = np.matmul(activations[-1], W, out=ws.outputs[layer][:n])
             a += b
-            ACTIVATIONS[self.layer_activation(layer)](a)
+            if layer < self.n_layers - 1:
+                ACTIVATIONS[self.activation](a)
             activations.append(a)
         probs = activations[-1]
-        loss = log_loss(y, probs)
+        loss, n_correct = softmax_cross_entropy(probs, y)     # logits -> probabilities
 
         # Output error: for softmax + cross-entropy, d(loss)/d(logits) = (probs - onehot(y)) / n.
         delta = ws.deltas[-1][:n]
@@ -168,9 +170,10 @@ class Network:
 
         # Backward: each layer's gradients from its input and its error, then the error of the
         # layer below through W^T and the activation's derivative (taken from its output).
+        # (Bias gradients, the column sums of delta, as ones @ delta: a BLAS call beats np.sum.)
         for layer in reversed(range(self.n_layers)):
             np.matmul(activations[layer].T, delta, out=self.weight_grads[layer])
-            np.sum(delta, axis=0, out=self.bias_grads[layer])
+            np.matmul(ws.ones[:n], delta, out=self.bias_grads[layer])
             if layer > 0:
                 below = np.matmul(delta, self.weights[layer].T, out=ws.deltas[layer - 1][:n])
                 DERIVATIVES[self.activation](activations[layer], below)
@@ -181,7 +184,7 @@ class Network:
             loss += 0.5 * l2 * float(np.dot(w, w))
             np.multiply(w, l2, out=ws.l2_term)
             gw += ws.l2_term
-        return loss, probs
+        return loss, n_correct
 
     def loss_and_gradient(self, packed: np.ndarray, X: np.ndarray, y: np.ndarray,
                           l2: float = 0.0) -> tuple[float, np.ndarray]:

@@ -129,11 +129,11 @@ def train_epoch(net: Network, optimizer: Any, batches: Batches, l2: float,
     params, grads = [net.params], [net.grad]
     total_loss, correct = 0.0, 0
     for xb, yb in batches.epoch(rng):
-        loss, probs = net.backprop(xb, yb, l2)
+        loss, n_correct = net.backprop(xb, yb, l2)
         if not math.isfinite(loss):
             return math.nan, math.nan
         total_loss += loss * len(yb)
-        correct += int(np.count_nonzero(probs.argmax(axis=1) == yb))
+        correct += n_correct
         optimizer.update(params, grads)
     return total_loss / len(batches), correct / len(batches)
 

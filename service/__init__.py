@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 
 from service.config import Settings
 
@@ -24,9 +24,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_PATH="/docs",
         OPENAPI_SWAGGER_UI_URL="/docs/assets/",
     )
-    from service import auth
+    from service import auth, observability
     from service.api import register_api
+    from service.runtime import get_runtime
 
+    observability.configure_logging(settings.log_level)
     register_api(app)
     auth.init_app(app)
+    observability.init_app(app)
+    observability.set_models_loaded_source(_models_loaded)
+    observability.set_queue_depth_source(
+        lambda: get_runtime().jobs.job_store.list(status="queued", limit=1)[1])
     return app
+
+
+def _models_loaded() -> int | None:
+    """This process's loaded model versions (None before its runtime exists)."""
+    runtime = current_app.extensions.get("nnserve")
+    return None if runtime is None else runtime.cache.loaded_count()

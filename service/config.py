@@ -46,6 +46,9 @@ SETTINGS: list[tuple[str, str, type, Any, str]] = [
      "API keys: `key:scope1+scope2,...` (scopes predict, train, admin) or `@file` with one "
      "`sha256hex:scopes` per line. Empty: no authentication (loopback only)."),
     ("NNSERVE_LOG_LEVEL", "log_level", str, "INFO", "Log level of the JSON logs."),
+    ("NNSERVE_WORKER_METRICS_PORT", "worker_metrics_port", int, 0,
+     "Port where `nnserve worker` serves its own `/metrics` (training jobs); 0: none. The "
+     "embedded worker of `nnserve serve` is counted in the API's `/metrics` instead."),
     ("NNSERVE_IDEMPOTENCY_TTL", "idempotency_ttl", float, 86400.0,
      "Seconds an Idempotency-Key of POST /train is remembered."),
 ]
@@ -86,6 +89,7 @@ class Settings:
     cache_size: int
     api_keys: str
     log_level: str
+    worker_metrics_port: int
     idempotency_ttl: float
 
     @classmethod

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 
+from service import observability
 from service.config import Settings
 
 _settings = Settings.from_env()
@@ -28,6 +29,15 @@ errorlog = "-"
 loglevel = _settings.log_level.lower()
 proc_name = "nnserve"
 wsgi_app = "service:create_app()"
+logconfig_dict = observability.gunicorn_logconfig(_settings.log_level)
+
+
+def on_starting(server):
+    observability.on_starting(server)
+
+
+def child_exit(server, worker):
+    observability.child_exit(server, worker)
 
 
 def when_ready(server):
@@ -35,16 +45,17 @@ def when_ready(server):
         return
     server.log.info("starting the embedded training worker")
     server.nnserve_worker = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "worker"], env=os.environ.copy())
+        [sys.executable, "-m", "service.cli", "worker"],
+        env=dict(os.environ, NNSERVE_WORKER_METRICS_PORT="0"))
 
 
 def on_exit(server):
     worker = getattr(server, "nnserve_worker", None)
-    if worker is None or worker.poll() is not None:
-        return
-    worker.send_signal(signal.SIGTERM)
-    try:
-        worker.wait(timeout=_settings.graceful_timeout + 5)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
+    if worker is not None and worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=_settings.graceful_timeout + 5)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+    observability.on_exit(server)

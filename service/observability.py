@@ -1,141 +1,48 @@
-"""Operations: Prometheus metrics, JSON logs (one object per line on stderr) and request ids.
-
-Metrics are correct across processes with prometheus_client's multiprocess mode: gunicorn's
-master calls :func:`on_starting` (an empty ``PROMETHEUS_MULTIPROC_DIR``, inherited by the workers
-and the embedded training worker), :func:`child_exit` and :func:`on_exit`; ``GET /metrics`` merges
-every process's files. prometheus_client fixes its mode when first imported, so this module
-imports it lazily, never before the variable is set. Without it (tests, one process) the default
-registry is exposed.
+"""Operations at the HTTP edge: JSON logs (one object per line on stderr), request ids, and
+``GET /metrics`` (the metrics themselves live in :mod:`service.metrics`).
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
 import re
-import shutil
 import sys
-import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
 from flask import Flask, Response, g, has_request_context, request
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from service.metrics import (  # noqa: F401  (re-exported: the gunicorn config and tests use them)
+    MULTIPROC_ENV,
+    _get_metrics,
+    _update_models_loaded,
+    child_exit,
+    exposition_registry,
+    init_worker_metrics,
+    multiprocess_enabled,
+    on_exit,
+    on_starting,
+    record_job_finished,
+    record_prediction,
+    set_models_loaded_source,
+    set_queue_depth_source,
+    setup_multiprocess_dir,
+)
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "<unmatched>"  # the endpoint label of requests no URL rule matched
-TRAINING_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 
 log = logging.getLogger("nnserve")
 _request_log = logging.getLogger("nnserve.request")
 _event_log = logging.getLogger("nnserve.events")
 
-Source = Callable[[], float | int | None]
-_sources: dict[str, Source | None] = {"models_loaded": None, "queue_depth": None}
-_owned_dir: Path | None = None  # the temporary metrics directory this process created
-_lock = threading.Lock()
 
-
-class _Metrics:
-    def __init__(self) -> None:
-        from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
-
-        disable_created_metrics()  # no *_created series: the same output as multiprocess mode
-        http = ["method", "endpoint", "status"]
-        self.requests = Counter("nnserve_http_requests", "HTTP requests answered.", http)
-        self.latency = Histogram("nnserve_http_request_duration_seconds",
-                                 "Seconds from request to response.", http)
-        self.predictions = Counter("nnserve_predictions", "Prediction requests answered.",
-                                   ["model", "version"])
-        self.rows = Counter("nnserve_predicted_rows", "Rows predicted.", ["model", "version"])
-        self.jobs = Counter("nnserve_training_jobs", "Training jobs finished, by final status.",
-                            ["status"])
-        self.training = Histogram("nnserve_training_duration_seconds",
-                                  "Seconds finished training jobs ran.", ["status"],
-                                  buckets=TRAINING_BUCKETS)
-        self.models_loaded = Gauge("nnserve_models_loaded", "Model versions loaded in caches.",
-                                   multiprocess_mode="livesum")
-
-
-_metrics: _Metrics | None = None
-_default_registered = False  # the scrape-time collector, in single-process mode
-
-
-def _get_metrics() -> _Metrics:
-    global _metrics
-    with _lock:
-        if _metrics is None:
-            _metrics = _Metrics()
-    return _metrics
-
-
-def multiprocess_enabled() -> bool:
-    """Whether prometheus_client runs in multiprocess mode in this process (imports it)."""
-    from prometheus_client import values
-
-    return _is_multiprocess(values)
-
-
-def _is_multiprocess(values: Any) -> bool:
-    return bool(getattr(values.ValueClass, "_multiprocess", False))
-
-
-class _ScrapeTimeCollector:
-    """``nnserve_queue_depth`` read from its source at each scrape (the job store is shared)."""
-
-    def collect(self) -> Iterator[Any]:
-        from prometheus_client.core import GaugeMetricFamily
-
-        value = _call_source("queue_depth")
-        if value is not None:
-            yield GaugeMetricFamily("nnserve_queue_depth", "Training jobs queued, not started.",
-                                    value=float(value))
-
-
-_scrape_collector = _ScrapeTimeCollector()
-
-
-def exposition_registry() -> Any:
-    """What to expose: every process's files in multiprocess mode, else the default registry."""
-    global _default_registered
-    from prometheus_client import REGISTRY, CollectorRegistry
-    from prometheus_client.multiprocess import MultiProcessCollector
-
-    _get_metrics()
-    if multiprocess_enabled():
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry)
-        registry.register(_scrape_collector)
-        return registry
-    with _lock:
-        if not _default_registered:
-            REGISTRY.register(_scrape_collector)
-            _default_registered = True
-    return REGISTRY
-
-
-def record_prediction(model: str, version: int | str, rows: int) -> None:
-    """Count one answered prediction request of ``rows`` rows."""
-    m = _get_metrics()
-    m.predictions.labels(model, str(version)).inc()
-    m.rows.labels(model, str(version)).inc(rows)
-
-
-def record_job_finished(status: str, seconds: float | None) -> None:
-    """Count a training job that reached its final ``status``; ``seconds`` it ran, if it did."""
-    m = _get_metrics()
-    m.jobs.labels(status).inc()
-    if seconds is not None:
-        m.training.labels(status).observe(seconds)
 
 
 def job_finished(job: Mapping[str, Any]) -> None:
@@ -153,95 +60,11 @@ def job_finished(job: Mapping[str, Any]) -> None:
               error_type=(job.get("error") or {}).get("type"))
 
 
-def set_models_loaded_source(source: Source | None) -> None:
-    """``source()``, called in the app context after each request and at scrape time, returns
-    this process's number of loaded model versions (None: unknown)."""
-    _sources["models_loaded"] = source
-
-
-def set_queue_depth_source(source: Source | None) -> None:
-    """``source()``, called in the app context at scrape time, returns the queued job count."""
-    _sources["queue_depth"] = source
-
-
-def _call_source(name: str) -> float | int | None:
-    source = _sources[name]
-    try:
-        return None if source is None else source()
-    except Exception:  # a broken source must break neither requests nor the scrape
-        log.warning("metrics source %s failed", name, exc_info=True)
-        return None
-
-
-def _update_models_loaded() -> None:
-    value = _call_source("models_loaded")
-    if value is not None:
-        _get_metrics().models_loaded.set(value)
-
-
 def metrics_view() -> Response:
     """``GET /metrics`` in the Prometheus text format."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
     _update_models_loaded()
     return Response(generate_latest(exposition_registry()), content_type=CONTENT_TYPE_LATEST)
-
-
-def setup_multiprocess_dir(path: str | Path | None = None, *, wipe: bool = True) -> Path:
-    """Set ``PROMETHEUS_MULTIPROC_DIR`` to ``path`` (default: its current value, else a new
-    temporary directory) and delete the ``*.db`` files there. Before prometheus_client loads."""
-    global _owned_dir
-    values = sys.modules.get("prometheus_client.values")
-    if values is not None and not _is_multiprocess(values):
-        raise RuntimeError(f"prometheus_client was imported before {MULTIPROC_ENV} was set: "
-                           "its metrics would stay per process")
-    chosen = path or os.environ.get(MULTIPROC_ENV)
-    if chosen:
-        directory = Path(chosen)
-        directory.mkdir(parents=True, exist_ok=True)
-        for stale in directory.glob("*.db") if wipe else ():
-            stale.unlink()
-    else:
-        directory = _owned_dir = Path(tempfile.mkdtemp(prefix="nnserve-metrics-"))
-    os.environ[MULTIPROC_ENV] = str(directory)
-    return directory
-
-
-def on_starting(server: Any) -> None:
-    """gunicorn ``on_starting``: an empty metrics directory for this run, before any fork."""
-    directory = setup_multiprocess_dir()
-    # Imported here, not first in child_exit: that runs in a SIGCHLD handler, and a second
-    # signal during the first import re-enters it half done (ImportError: the master dies).
-    import prometheus_client.multiprocess  # noqa: F401
-    server.log.info("metrics directory %s", directory)
-
-
-def child_exit(server: Any, worker: Any) -> None:
-    """gunicorn ``child_exit``: drop the dead worker's live gauges (its counters stay)."""
-    if os.environ.get(MULTIPROC_ENV):
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(worker.pid)
-
-
-def on_exit(server: Any = None) -> None:
-    """gunicorn ``on_exit`` (call it last): remove the temporary metrics directory, if any."""
-    global _owned_dir
-    if _owned_dir is not None:
-        shutil.rmtree(_owned_dir, ignore_errors=True)
-        _owned_dir = None
-
-
-def init_worker_metrics(port: int, host: str) -> Path | None:
-    """``nnserve worker``, before any job process starts: serve the metrics of this worker's
-    processes at ``http://host:port/metrics``. Nothing when ``port`` is 0."""
-    if not port:
-        return None
-    directory = setup_multiprocess_dir(wipe=False)
-    atexit.register(on_exit)
-    from prometheus_client import start_http_server
-
-    start_http_server(port, addr=host, registry=exposition_registry())
-    return directory
 
 
 class JsonFormatter(logging.Formatter):

@@ -10,7 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from models.activations import ACTIVATIONS, DERIVATIVES, log_loss, softmax
+from models.activations import (
+    ACTIVATIONS,
+    DERIVATIVES,
+    log_loss,
+    softmax,
+    softmax_cross_entropy,
+)
 from models.network import Network
 from models.optimizers import SGD, Adam
 from models.preprocessing import LabelEncoder, StandardScaler
@@ -39,6 +45,19 @@ def test_log_loss_is_non_negative_and_finite(Z, data):
     for dtype in (np.float64, np.float32):
         loss = log_loss(y, softmax(Z.astype(dtype)))
         assert math.isfinite(loss) and loss >= 0
+
+
+@settings(max_examples=50, deadline=None)
+@given(_logits(), st.data())
+def test_softmax_cross_entropy_agrees_with_softmax_and_log_loss(Z, data):
+    y = data.draw(arrays(np.int64, Z.shape[0], elements=st.integers(0, Z.shape[1] - 1)))
+    P = Z.copy()
+    loss, n_correct = softmax_cross_entropy(P, y)
+    np.testing.assert_allclose(P, softmax(Z.copy()), rtol=1e-12, atol=1e-300)
+    assert math.isfinite(loss) and loss >= 0
+    assert n_correct == np.count_nonzero(Z[np.arange(len(y)), y] == Z.max(axis=1))
+    if P[np.arange(len(y)), y].min() > 1e-12:     # where clipping does not kick in
+        assert loss == pytest.approx(log_loss(y, P), rel=1e-9, abs=1e-12)
 
 
 def test_log_loss_values():

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from service import metrics
 from service.arrays import as_matrix, check_matrix, check_width
 from service.config import Settings
 from service.errors import field_error
@@ -61,5 +62,6 @@ def predict(cache: ModelCache, settings: Settings, name: str, ref: int | str | N
     proba = loaded.model.predict_proba(matrix)
     classes = loaded.model.classes_
     labels = classes[np.argmax(proba, axis=1)]
+    metrics.record_prediction(name, loaded.version, matrix.shape[0])
     return Prediction(model=name, version=loaded.version, classes=classes.tolist(),
                       probabilities=proba, labels=labels.tolist(), loaded=loaded)

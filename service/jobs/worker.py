@@ -127,6 +127,8 @@ def run_worker(settings: Settings, concurrency: int | None = None, *,
                namespace: str = DEFAULT_NAMESPACE) -> None:
     """Run the training worker until SIGTERM/SIGINT (main thread only); see the module doc."""
     workers = concurrency or settings.worker_concurrency
+    # Training is batch work: let the API processes on the same cores answer predictions first.
+    os.nice(10)
     removed = ModelStore(settings.store).recover()
     if removed:
         log.info("store recovery removed %s", removed)
@@ -157,5 +159,9 @@ def run_worker(settings: Settings, concurrency: int | None = None, *,
 
 def main(settings: Settings, concurrency: int | None = None) -> int:
     """``nnserve worker``: blocks until stopped; returns the exit status."""
+    from service import metrics, observability
+
+    observability.configure_logging(settings.log_level)
+    metrics.init_worker_metrics(settings.worker_metrics_port, settings.host)
     run_worker(settings, concurrency)
     return 0
