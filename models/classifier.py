@@ -13,7 +13,13 @@ from .activations import DERIVATIVES
 from .network import Network
 from .optimizers import make_optimizer
 from .params import DEFAULTS, PARAM_RANGES, TRAINABLE_ACTIVATIONS, check_params
-from .preprocessing import LabelEncoder, StandardScaler
+from .preprocessing import (
+    LabelEncoder,
+    StandardScaler,
+    as_float_matrix,
+    check_feature_names,
+    fit_checked_scaler,
+)
 from .training import Batches, EpochCallback, stratified_split, train
 
 
@@ -110,7 +116,7 @@ class MLPClassifier:
         if p["activation"] not in DERIVATIVES:
             raise ValueError(f"activation={p['activation']!r} has no gradient and cannot be "
                              f"trained; use one of {list(TRAINABLE_ACTIVATIONS)}")
-        X = _as_2d_float(X, "X")
+        X = as_float_matrix(X, "X", check_finite=False)     # checked below, by the scaler's pass
         if X.shape[0] == 0 or X.shape[1] == 0:
             raise ValueError(f"X is empty (shape {X.shape}): need at least one row and column")
         y = np.asarray(y)
@@ -123,11 +129,13 @@ class MLPClassifier:
         if len(encoder.classes_) < 2:
             raise ValueError(f"y has fewer than 2 classes ({len(encoder.classes_)}): "
                              "nothing to classify")
-        names = _check_feature_names(feature_names, X.shape[1])
+        names = check_feature_names(feature_names, X.shape[1])
 
         rng = np.random.default_rng(p["seed"])
         train_rows, val_rows = stratified_split(y_idx, p["validation_split"], rng)
-        scaler = StandardScaler().fit(X, train_rows)
+        scaler = fit_checked_scaler(X, train_rows if val_rows.size else None)
+        if val_rows.size and not np.isfinite(X[val_rows]).all():
+            raise ValueError("X contains NaN or infinity")
         net = Network([X.shape[1], *p["hidden_layers"], len(encoder.classes_)],
                       p["activation"], p["dtype"])
         net.initialize(rng)
@@ -160,7 +168,7 @@ class MLPClassifier:
             In the model's dtype; columns in ``classes_`` order, rows summing to 1.
         """
         self._check_fitted()
-        X = _as_2d_float(X, "X")
+        X = as_float_matrix(X, "X")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, the model expects "
                              f"{self.n_features_in_}")
@@ -253,34 +261,3 @@ class MLPClassifier:
         clf.feature_names_ = state.feature_names
         clf.history_, clf.cancelled_ = [], False
         return clf
-
-
-def _as_2d_float(X: Any, name: str) -> np.ndarray:
-    """``X`` as a 2-D float32/float64 ndarray of finite values (no copy if it is one already).
-
-    Raises ValueError saying what is wrong: not numeric, not 2-D, NaN or infinity.
-    """
-    X = np.asarray(X)
-    if X.dtype not in (np.float32, np.float64):
-        try:
-            X = X.astype(np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be numeric, got dtype {X.dtype}") from None
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}")
-    # Fast path: a sum is finite only if every term is (NaN and inf propagate); only a sum
-    # that overflowed or met a NaN/inf needs the element-wise check.
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = X.sum()
-    if not np.isfinite(total) and not np.isfinite(X).all():
-        raise ValueError(f"{name} contains NaN or infinity")
-    return X
-
-
-def _check_feature_names(names: Sequence[str] | None, n_features: int) -> list[str] | None:
-    if names is None:
-        return None
-    names = list(names)
-    if len(names) != n_features or not all(isinstance(s, str) for s in names):
-        raise ValueError(f"feature_names must be {n_features} strings, got {names!r:.200}")
-    return names

@@ -1,12 +1,16 @@
-"""Input scaling and label encoding.
+"""Input checks, scaling and label encoding.
 
-``StandardScaler`` centres and scales features (statistics in float64, so columns in the
-1e6 range keep their precision; constant columns get scale 1 instead of a division by zero).
-``LabelEncoder`` maps labels to class indices; integer labels stay integers and string labels
-stay strings, and ``kind`` records which so an artifact can restore them.
+``as_float_matrix`` / ``check_feature_names`` validate what ``fit`` and ``predict`` receive;
+``StandardScaler`` centres and scales features (sums accumulated in float64, so columns in the
+1e6 range keep their precision; constant columns get scale 1 instead of a division by zero);
+``LabelEncoder`` maps labels to class indices, integer labels staying integers and string labels
+strings (``kind`` records which, so an artifact can restore them).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -35,14 +39,16 @@ class StandardScaler:
     def fit(self, X: np.ndarray, rows: np.ndarray | None = None) -> StandardScaler:
         """Compute column means and standard deviations of ``X`` (or of ``X[rows]``).
 
-        Works through blocks of rows small enough to stay in cache (no copy of ``X``): each
-        block is centred, summed with a matrix-vector product in the input's float dtype, and
-        the block sums are accumulated in float64.
+        One pass over blocks of rows small enough to stay in cache (no copy of ``X``): each
+        block is shifted by the mean of the first block (so a column like ``1e6 + noise`` keeps
+        its precision and the variance formula below does not cancel), its sums and sums of
+        squares are taken with matrix-vector products in the input's float dtype, and the
+        block sums are accumulated in float64. Non-finite inputs give non-finite statistics.
 
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features)
-            Finite numbers, float32 or float64.
+            Float32 or float64.
         rows : ndarray of shape (n_rows,), optional
             Use only these rows (n_rows >= 1).
 
@@ -53,31 +59,32 @@ class StandardScaler:
         n = X.shape[0] if rows is None else len(rows)
         block = np.empty((min(_BLOCK_ROWS, n), X.shape[1]), dtype=X.dtype)
         ones = np.ones(block.shape[0], dtype=X.dtype)
-
-        def centred_sums(shift: np.ndarray, power: int) -> np.ndarray:
-            total = np.zeros(X.shape[1])
+        s1, s2 = np.zeros(X.shape[1]), np.zeros(X.shape[1])
+        with np.errstate(over="ignore", invalid="ignore"):   # inf/NaN in X: checked by caller
+            head = X[:len(block)] if rows is None else X[rows[:len(block)]]
+            shift = head.mean(axis=0, dtype=np.float64).astype(X.dtype)
             for start in range(0, n, _BLOCK_ROWS):
                 stop = min(start + _BLOCK_ROWS, n)
                 d = block[:stop - start]
                 if rows is None:
                     np.subtract(X[start:stop], shift, out=d)
                 else:
-                    np.take(X, rows[start:stop], axis=0, out=d)
+                    np.take(X, rows[start:stop], axis=0, out=d, mode="clip")  # unbuffered
                     d -= shift
-                if power == 2:
-                    np.multiply(d, d, out=d)
-                total += ones[:len(d)] @ d
-            return total
-
-        # Two passes: the mean (shifted by the first row, so a column like 1e6 + noise keeps
-        # its precision), then squared deviations from that mean.
-        first = X[0 if rows is None else rows[0]].astype(np.float64)
-        mean = first + centred_sums(first.astype(X.dtype), 1) / n
-        std = np.sqrt(centred_sums(mean.astype(X.dtype), 2) / n)
-        tiny = 10 * np.finfo(X.dtype).eps * np.maximum(np.abs(mean), 1.0)
+                s1 += ones[:len(d)] @ d
+                np.multiply(d, d, out=d)
+                s2 += ones[:len(d)] @ d
+            mean_d = s1 / n
+            std = np.sqrt(np.maximum(s2 / n - mean_d * mean_d, 0.0))
+            mean = shift.astype(np.float64) + mean_d
+            tiny = 10 * np.finfo(X.dtype).eps * np.maximum(np.abs(mean), 1.0)
         self.mean_ = mean
         self.scale_ = np.where(std > tiny, std, 1.0)
         return self
+
+    def is_finite(self) -> bool:
+        """Whether the fitted statistics are finite (false if the data held NaN or inf)."""
+        return bool(np.isfinite(self.mean_).all() and np.isfinite(self.scale_).all())
 
     def transform(self, X: np.ndarray, dtype: np.dtype | str = np.float32) -> np.ndarray:
         """Return ``(X - mean_) / scale_`` as a new C-contiguous array of ``dtype``.
@@ -188,3 +195,50 @@ def _as_labels(y: np.ndarray) -> np.ndarray:
     if y.dtype.kind == "O" and all(isinstance(v, int | np.integer) for v in y):
         return y.astype(np.int64)
     raise ValueError(f"y must hold integer or string labels, got dtype {y.dtype}")
+
+
+def as_float_matrix(X: Any, name: str, check_finite: bool = True) -> np.ndarray:
+    """``X`` as a 2-D float32/float64 ndarray (no copy if it is one already).
+
+    Raises ValueError saying what is wrong: not numeric, not 2-D, NaN or infinity (the last
+    only with ``check_finite``).
+    """
+    X = np.asarray(X)
+    if X.dtype not in (np.float32, np.float64):
+        try:
+            X = X.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be numeric, got dtype {X.dtype}") from None
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if check_finite and not np.isfinite(X).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return X
+
+
+def fit_checked_scaler(X: np.ndarray, rows: np.ndarray | None) -> StandardScaler:
+    """Standardisation statistics of the training rows; also the NaN/inf check of those rows.
+
+    NaN or inf in the data make the statistics non-finite, so only then is ``X`` searched
+    element by element (statistics that merely overflowed float32 are redone in float64).
+    """
+    scaler = StandardScaler().fit(X, rows)
+    if scaler.is_finite():
+        return scaler
+    part = X if rows is None else X[rows]
+    if not np.isfinite(part).all():
+        raise ValueError("X contains NaN or infinity")
+    scaler = StandardScaler().fit(part.astype(np.float64))
+    if not scaler.is_finite():
+        raise ValueError("X holds values too large to standardise (|x| above about 1e150)")
+    return scaler
+
+
+def check_feature_names(names: Sequence[str] | None, n_features: int) -> list[str] | None:
+    """``names`` as a list of ``n_features`` strings (or None); ValueError otherwise."""
+    if names is None:
+        return None
+    names = list(names)
+    if len(names) != n_features or not all(isinstance(s, str) for s in names):
+        raise ValueError(f"feature_names must be {n_features} strings, got {names!r:.200}")
+    return names

@@ -174,15 +174,16 @@ def train(net: Network, optimizer: Any, batches: Batches, X_val: np.ndarray,
             # Divergence shows up as inf/nan, checked below; don't also warn on the way there.
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 loss, accuracy = train_epoch(net, optimizer, batches, l2, rng)
-            if not (math.isfinite(loss) and np.isfinite(net.params).all()):
+                metrics = {"epoch": epoch, "loss": loss, "accuracy": accuracy,
+                           "val_loss": None, "val_accuracy": None}
+                if len(y_val):
+                    probs = net.feedforward(X_val)
+                    metrics["val_loss"] = log_loss(y_val, probs)
+                    metrics["val_accuracy"] = float(np.mean(probs.argmax(axis=1) == y_val))
+            if not (math.isfinite(loss) and math.isfinite(metrics["val_loss"] or 0.0)
+                    and np.isfinite(net.params).all()):
                 raise ValueError(f"training diverged in epoch {epoch} (the loss or the weights "
                                  "became infinite or NaN); try a smaller learning_rate")
-            metrics = {"epoch": epoch, "loss": loss, "accuracy": accuracy,
-                       "val_loss": None, "val_accuracy": None}
-            if len(y_val):
-                probs = net.feedforward(X_val)
-                metrics["val_loss"] = log_loss(y_val, probs)
-                metrics["val_accuracy"] = float(np.mean(probs.argmax(axis=1) == y_val))
             history.append(metrics)
 
             monitored = loss if metrics["val_loss"] is None else metrics["val_loss"]

@@ -178,6 +178,34 @@ def test_fit_rejects_bad_data(X, y, message):
         MLPClassifier(**FAST).fit(X, y)
 
 
+@pytest.mark.parametrize("row", range(6))
+def test_fit_finds_nan_in_training_and_validation_rows(row):
+    X, y = _blobs(n=12)
+    X[row, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        MLPClassifier(**FAST, validation_split=0.5).fit(X, y)
+
+
+def test_huge_float32_inputs_train_without_warnings():
+    X, y = _blobs()
+    X32 = (X * 1e30).astype(np.float32)          # squares overflow float32: stats redone in f64
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = MLPClassifier(**FAST).fit(X32, y)
+        assert np.all(np.isfinite(clf.predict_proba(X32)))
+    assert np.all(np.isfinite(clf.scaler_.scale_))
+
+
+def test_divergence_is_a_value_error_not_a_warning():
+    X, y = _blobs(n=200)
+    clf = MLPClassifier(hidden_layers=(64, 64), optimizer="sgd", learning_rate=10.0,
+                        momentum=0.9, epochs=50, early_stopping=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="diverged"):
+            clf.fit(X, y)
+
+
 def test_fit_rejects_step_activation_but_constructor_allows_it():
     clf = MLPClassifier(activation="step")
     with pytest.raises(ValueError, match="step.*cannot be trained"):

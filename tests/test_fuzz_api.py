@@ -1,17 +1,18 @@
 """Property-based fuzzing of the whole OpenAPI spec with schemathesis, over real HTTP.
 
 One ``nnserve serve`` (API only) runs on loopback with one trained model (``iris``, versions 1
-and 2, ``production`` → 1, so deleting v1 is a 409 and model-specific paths get real hits). Its
-training worker is stopped after that training, so jobs the fuzzer submits stay queued: nothing
-trains in the background and the per-model queue limit (429) is reached. Every operation of the
-spec gets schemathesis' examples, coverage and fuzzing phases with a bounded number of examples,
-and every response must pass every check schemathesis runs by default: no 5xx, and status code,
-content type, headers and body as documented.
+and 2, ``production`` → 1: the spec's examples name them, so model-specific paths get real hits,
+and deleting v1 is a 409 until the fuzzer deletes the alias). Its training worker is stopped after
+that training, so jobs the fuzzer submits stay queued: nothing trains in the background and the
+per-model queue limit (429) is reachable. Every operation gets schemathesis' examples, coverage
+and fuzzing phases (positive and negative data, unexpected methods) with a bounded number of
+examples, and every response must pass every check schemathesis runs by default: no 5xx; status
+code, content type, headers and body as documented; schema-valid data accepted, invalid data
+rejected.
 
-The spec is built at collection time by the same app factory gunicorn runs (schemathesis'
-``pytest.from_fixture`` lazy loader does not work with pytest ≥ 9.2, it sets
-``Function._nodeid``); ``test_live_spec_is_the_fuzzed_spec`` checks the server serves that same
-``/openapi.json``.
+The spec is built at collection time by the app factory gunicorn runs (schemathesis'
+``pytest.from_fixture`` lazy loader breaks on pytest >= 9.2, it sets ``Function._nodeid``);
+``test_live_spec_is_the_fuzzed_spec`` checks that the server serves that same ``/openapi.json``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os
 import signal
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 from unittest import mock
 
@@ -34,17 +35,43 @@ from tests.server import start_server, start_worker, wait_job
 
 pytestmark = pytest.mark.e2e
 
-MAX_EXAMPLES = int(os.environ.get("NNSERVE_FUZZ_EXAMPLES", "25"))
-# Past this many seconds of fuzzing the remaining cases are generated but not sent, so the whole
-# file stays within ~3 minutes on 2 cores; test_fuzzing_was_not_cut_short then fails, so a slow
-# run is never mistaken for a complete one.
+MAX_EXAMPLES = int(os.environ.get("NNSERVE_FUZZ_EXAMPLES", "50"))
+# Past this many seconds of fuzzing the remaining cases are generated but not sent, so the file
+# stays within ~3 minutes on 2 cores; test_fuzzing_was_not_cut_short then fails, so a slow run is
+# never mistaken for a complete one.
 BUDGET_SECONDS = float(os.environ.get("NNSERVE_FUZZ_SECONDS", "150"))
 
+_DEFAULT_ACCEPT = ["2xx", "3xx", "401", "403", "404", "409", "429"]
+# A schema-valid body may still be refused where the rule spans fields or depends on the stored
+# model, which JSON Schema cannot say: as many labels (and feature names) as rows, rows of equal
+# width, the width the model was trained on, at least two classes, epochs × rows within
+# NNSERVE_MAX_TRAIN_WORK. Only there is 422 (our API) or 400 (TF Serving and KServe, whose
+# protocols answer every invalid input 400) an accepted answer to valid data.
+_CROSS_FIELD = [
+    {"include-name": ["POST /train", "POST /predict"],
+     "checks": {"positive_data_acceptance": {"expected-statuses": [*_DEFAULT_ACCEPT, "422"]}}},
+    {"include-path-regex": r"^/v[12]/models/.*(:predict|:classify|/infer)$",
+     "checks": {"positive_data_acceptance": {"expected-statuses": [*_DEFAULT_ACCEPT, "400"]}}},
+]
+# KNOWN FINDINGS in service/api/tfserving.py (not ours to change; reported to its owner).
+# test_tfserving_known_findings reproduces each one and is a strict xfail: when they are fixed
+# it fails, and these two overrides must go.
+_KNOWN_FINDINGS = [
+    # F1: the spec lets {version} be any string; the server answers 400 unless it is digits.
+    {"include-path-regex": r"^/v1/models/\{name\}/versions/\{version\}(/metadata)?$",
+     "checks": {"positive_data_acceptance": {"expected-statuses": [*_DEFAULT_ACCEPT, "400"]}}},
+    # F2: OPTIONS on .../<name>:predict (and :classify) advertises GET too: the URL also matches
+    # GET /v1/models/<name> with name "<name>:predict".
+    {"include-path-regex": r"^/v1/models/.*(:predict|:classify)$",
+     "checks": {"allow_header_conformance": {"enabled": False}}},
+]
 _CONFIG = {
     "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
     "phases": {"stateful": {"enabled": False}},
     "request-timeout": 20,
+    "continue-on-failure": True,
     "suppress-health-check": ["all"],
+    "operations": _CROSS_FIELD + _KNOWN_FINDINGS,
 }
 
 
@@ -89,6 +116,7 @@ def fuzz_server(tmp_path_factory):
 _started: list[float] = []
 _sent: Counter[str] = Counter()
 _unsent: Counter[str] = Counter()
+_statuses: defaultdict[str, Counter[int]] = defaultdict(Counter)
 
 
 def test_live_spec_is_the_fuzzed_spec(fuzz_server):
@@ -100,15 +128,38 @@ def test_openapi_conformance(case, fuzz_server):
     """No 5xx; status, content type, headers and body of every response as the spec says."""
     if not _started:
         _started.append(time.monotonic())
-    label = f"{case.method} {case.operation.path}"
+    label = case.operation.label
     if time.monotonic() - _started[0] > BUDGET_SECONDS:
         _unsent[label] += 1
         return
     _sent[label] += 1
-    case.call_and_validate(base_url=fuzz_server.url)
+    response = case.call(base_url=fuzz_server.url)
+    _statuses[label][response.status_code] += 1
+    case.validate_response(response)
 
 
-def test_fuzzing_was_not_cut_short(fuzz_server):
-    """Runs after the fuzz tests: every generated case was sent within the time budget."""
+def test_fuzzing_was_not_cut_short_and_hit_the_model(fuzz_server):
+    """Runs after the fuzz tests: every case was sent in time, and real models were reached."""
     assert _sent, "the fuzz tests did not run"
+    for label in sorted(_statuses):
+        print(label, _sent[label], dict(sorted(_statuses[label].items())))
     assert not _unsent, f"the {BUDGET_SECONDS}s budget cut fuzzing short: {dict(_unsent)}"
+    for label in ("POST /predict", "GET /models/{name}", "GET /models/{name}/versions/{version}",
+                  "GET /models/{name}/versions/{version}/artifact",
+                  "PUT /models/{name}/aliases/{alias}"):
+        assert _statuses[label][200] >= 1, (label, _statuses[label])
+    assert "Traceback" not in fuzz_server.output(), fuzz_server.output()
+
+
+@pytest.mark.xfail(strict=True, reason="known findings F1/F2 in service/api/tfserving.py")
+def test_tfserving_known_findings(fuzz_server):
+    """F1: a non-numeric version is documented as valid but answered 400; F2: :predict URLs
+    advertise GET in ``Allow``. Fails (XPASS) once both are fixed: then drop _KNOWN_FINDINGS."""
+    path = SPEC["paths"]["/v1/models/{name}/versions/{version}"]
+    params = path.get("parameters", []) + path["get"].get("parameters", [])
+    version = next(p["schema"] for p in params if p["name"] == "version")
+    any_string = version.get("type") == "string" and "pattern" not in version
+    answered = requests.get(f"{fuzz_server.url}/v1/models/iris/versions/abc", timeout=10)
+    allow = requests.options(f"{fuzz_server.url}/v1/models/iris:predict", timeout=10)
+    assert not (any_string and answered.status_code == 400), "F1 is still open"
+    assert "GET" not in allow.headers.get("Allow", ""), "F2 is still open"

@@ -36,7 +36,8 @@ def raw_body(req: Request | None = None) -> bytes:
     if length is not None and length > limit:
         raise PayloadTooLarge(f"request body is {length} bytes; the limit is {limit} bytes "
                               "(NNSERVE_MAX_BODY_MB)")
-    data = req.stream.read(limit + 1)
+    # Ask for no more than can come: io's read(n) allocates n bytes up front.
+    data = req.stream.read(limit + 1 if length is None else length)
     if len(data) > limit:
         raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes "
                               "(NNSERVE_MAX_BODY_MB)")

@@ -1,15 +1,36 @@
-"""Small decorators that document what the views parse by hand (bodies, error responses)."""
+"""Small decorators that document what the views parse by hand (bodies, path parameters, errors)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import reduce
+from typing import Any
 
-from flask_smorest import Blueprint
+from flask_smorest import Api, Blueprint
 from marshmallow import Schema
 
 from service.api.problems import PROBLEM_JSON
-from service.api.schemas import ProblemSchema
+from service.api.schemas import (
+    ALIAS_PATTERN,
+    NAME_PATTERN,
+    VERSION_NUMBER_PATTERN,
+    ProblemSchema,
+)
+
+# Path parameters as the handlers validate them (``service.names``); anything else is a 422.
+PATH_PARAMS: dict[str, dict[str, Any]] = {
+    "name": {"description": "Model name.",
+             "schema": {"type": "string", "pattern": NAME_PATTERN}, "example": "iris"},
+    "version": {"description": "Version number (1 or more).",
+                "schema": {"type": "string", "pattern": VERSION_NUMBER_PATTERN}, "example": "1"},
+    "alias": {"description": "Alias name: a model name that is not all digits nor 'latest'.",
+              "schema": {"type": "string", "pattern": ALIAS_PATTERN}, "example": "production"},
+}
+
+
+def path_params(*names: str) -> list[dict[str, Any]]:
+    """``parameters=`` for ``blp.route``: the documented form of these path parameters."""
+    return [{"in": "path", "name": n, "required": True, **PATH_PARAMS[n]} for n in names]
 
 
 def body_doc(schema: type[Schema], *content_types: str,
@@ -26,4 +47,24 @@ def problems(blp: Blueprint, *codes: int) -> Callable:
     """Document the problem+json error responses a view can give."""
     decorators = [blp.alt_response(code, schema=ProblemSchema, content_type=PROBLEM_JSON,
                                    success=False) for code in codes]
-    return lambda func: reduce(lambda f, d: d(f), decorators, func)
+
+    def document(func: Callable) -> Callable:
+        # Keep only the docs alt_response builds: its wrappers would add a call layer per code
+        # to every request of the hot paths.
+        func._apidoc = reduce(lambda f, d: d(f), decorators, func)._apidoc
+        return func
+
+    return document
+
+
+def problem_default(api: Api) -> None:
+    """Make every operation's ``default`` response the problem+json one we really send.
+
+    flask-smorest's own default error response is ``application/json`` with its ``Error``
+    schema, which none of our routes answers. Call before registering blueprints.
+    """
+    api.spec.components.schema("Problem", schema=ProblemSchema)
+    api.spec.components.response("PROBLEM", {
+        "description": "Any other error, as application/problem+json (RFC 9457)",
+        "content": {PROBLEM_JSON: {"schema": "Problem"}}})
+    api.DEFAULT_ERROR_RESPONSE_NAME = "PROBLEM"

@@ -6,7 +6,7 @@ from flask import Response, send_file
 from flask_smorest import Blueprint
 
 from service.api.body import json_object, load
-from service.api.docs import body_doc, problems
+from service.api.docs import body_doc, path_params, problems
 from service.api.schemas import (
     AliasRequestSchema,
     AliasSchema,
@@ -36,7 +36,8 @@ def list_models() -> dict:
     return {"models": [store.summary(name) for name in store.list_models()]}
 
 
-@blp.route("/models/<name>", methods=["GET"])
+@blp.route("/models/<name>", methods=["GET"],
+           parameters=path_params("name"))
 @blp.response(200, ModelSummarySchema)
 @problems(blp, 404, 422)
 def get_model(name: str) -> dict:
@@ -45,7 +46,8 @@ def get_model(name: str) -> dict:
     return get_runtime().store.summary(name)
 
 
-@blp.route("/models/<name>/versions/<version>", methods=["GET"])
+@blp.route("/models/<name>/versions/<version>", methods=["GET"],
+           parameters=path_params("name", "version"))
 @blp.response(200, VersionMetaSchema)
 @problems(blp, 404, 422)
 def get_version(name: str, version: str) -> dict:
@@ -54,7 +56,8 @@ def get_version(name: str, version: str) -> dict:
     return get_runtime().store.meta(name, v)
 
 
-@blp.route("/models/<name>/versions/<version>", methods=["DELETE"])
+@blp.route("/models/<name>/versions/<version>", methods=["DELETE"],
+           parameters=path_params("name", "version"))
 @blp.response(204)
 @problems(blp, 404, 409, 422)
 def delete_version(name: str, version: str) -> Response:
@@ -63,7 +66,8 @@ def delete_version(name: str, version: str) -> Response:
     return Response(status=204)
 
 
-@blp.route("/models/<name>/versions/<version>/artifact", methods=["GET"])
+@blp.route("/models/<name>/versions/<version>/artifact", methods=["GET"],
+           parameters=path_params("name", "version"))
 @blp.response(200, description="The model.npz artifact",
               content_type="application/octet-stream")
 @problems(blp, 404, 422)
@@ -76,7 +80,8 @@ def get_artifact(name: str, version: str) -> Response:
                      etag=store.meta(name, v)["artifact_sha256"])
 
 
-@blp.route("/models/<name>/aliases/<alias>", methods=["PUT"])
+@blp.route("/models/<name>/aliases/<alias>", methods=["PUT"],
+           parameters=path_params("name", "alias"))
 @body_doc(AliasRequestSchema)
 @blp.response(200, AliasSchema)
 @problems(blp, 400, 404, 422)
@@ -89,7 +94,8 @@ def put_alias(name: str, alias: str) -> dict:
     return {"model": name, "alias": alias, "version": version}
 
 
-@blp.route("/models/<name>/aliases/<alias>", methods=["DELETE"])
+@blp.route("/models/<name>/aliases/<alias>", methods=["DELETE"],
+           parameters=path_params("name", "alias"))
 @blp.response(204)
 @problems(blp, 404, 422)
 def delete_alias(name: str, alias: str) -> Response:
