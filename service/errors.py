@@ -8,6 +8,7 @@ RFC 9457 problem+json, the TF Serving and KServe blueprints as ``{"error": ...}`
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 
@@ -81,6 +82,33 @@ class TooManyRequests(ServiceError):
 
 class ServiceUnavailable(ServiceError):
     status, title, slug = 503, "Service Unavailable", "unavailable"
+
+
+class InsufficientStorage(ServiceError):
+    status, title, slug = 507, "Insufficient Storage", "insufficient-storage"
+
+
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+_UNWRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+
+
+def from_infrastructure(exc: BaseException) -> ServiceError | None:
+    """The domain error for a failure of the disk, the job database or Redis, else None.
+
+    A full disk is 507 and a read-only or failing one 503, both saying which; so is a job store
+    or queue that cannot be reached. Nothing stored before is touched by either.
+    """
+    if isinstance(exc, OSError) and exc.errno in _FULL:
+        return InsufficientStorage(f"the store is full: {exc.strerror}; free space and retry",
+                                   headers={"Retry-After": "60"})
+    if isinstance(exc, OSError) and exc.errno in _UNWRITABLE:
+        return ServiceUnavailable(f"the store cannot be written: {exc.strerror}",
+                                  headers={"Retry-After": "60"})
+    kind = type(exc)
+    if kind.__module__ == "sqlite3" or kind.__module__.startswith("redis"):
+        return ServiceUnavailable(f"the job store or queue is unavailable: {exc}",
+                                  headers={"Retry-After": "5"})
+    return None
 
 
 def field_error(field: str, message: str, cls: type[ServiceError] = Unprocessable) -> ServiceError:

@@ -391,11 +391,14 @@ class ModelStore:
         return removed
 
     def writable(self) -> tuple[bool, str]:
-        """Probe (for /readyz): create, fsync and remove a temp file in the store."""
+        """Probe (for /readyz): create, fsync and remove a 64 KiB temp file in the store, so a
+        full disk shows, not only a read-only one."""
         probe = self.models_dir / _tmp_name("probe", "w")
         try:
-            _write_file(probe, b"ok")
-            probe.unlink()
+            try:
+                _write_file(probe, bytes(64 * 1024))
+            finally:
+                probe.unlink(missing_ok=True)
         except OSError as e:
             return False, f"store {self.models_dir} is not writable: {e}"
         return True, "ok"

@@ -14,7 +14,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from service.api.body import flatten_messages
-from service.errors import ServiceError
+from service.errors import ServiceError, from_infrastructure
 
 log = logging.getLogger("nnserve.errors")
 
@@ -73,6 +73,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        known = from_infrastructure(exc)
+        if known is not None:
+            log.warning("%s %s: %s", request.method, request.path, known.detail)
+            return _render(known)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _render(ServiceError("the server failed to handle this request; "
                                     "it has been logged"))
