@@ -77,6 +77,8 @@ class ModelCache:
         self._models: OrderedDict[tuple[str, int], LoadedModel] = OrderedDict()
         self._resolved: dict[tuple[str, Ref], tuple[int, int]] = {}  # → (token, version)
         self._tokens: dict[str, int] = {}  # name → token its cached versions were checked at
+        # (name, ref) exactly as asked → (token, (name, version)), for trusted tokens only
+        self._answers: dict[tuple[str, Ref | None], tuple[int, tuple[str, int]]] = {}
         self._loading: dict[tuple[str, int], threading.Lock] = {}
 
     def loaded_count(self) -> int:
@@ -86,7 +88,17 @@ class ModelCache:
 
     def get(self, name: str, ref: int | str | None = None) -> LoadedModel:
         """The loaded model for ``ref`` (None/"latest", a version, or an alias) of ``name``."""
-        name, ref = validate_model_name(name), _normalise(ref)
+        answer = self._answers.get((name, ref))  # the hot path: one stat, one dict hit
+        if answer is not None and self.store.freshness_token(name) == answer[0]:
+            with self._lock:
+                hit = self._models.get(answer[1])
+                if hit is not None:
+                    self._models.move_to_end(answer[1])
+                    return hit
+        return self._get(name, ref)
+
+    def _get(self, asked_name: str, asked_ref: int | str | None) -> LoadedModel:
+        name, ref = validate_model_name(asked_name), _normalise(asked_ref)
         token = self.store.freshness_token(name)
         if token is None:
             raise NotFound(f"model {name!r} not found")
@@ -105,6 +117,8 @@ class ModelCache:
                 with self._lock:
                     self._resolved[(name, ref)] = (token, version)
         key = (name, version)
+        if trusted:  # only validated names and refs that resolved get here
+            self._answers[(asked_name, asked_ref)] = (token, key)
         with self._lock:
             hit = self._models.get(key)
             if hit is not None:

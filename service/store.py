@@ -124,6 +124,7 @@ class ModelStore:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         self.models_dir = self.root / "models"
+        self._models_path = str(self.models_dir)  # str joins cost less than Path ones (hot path)
         self.models_dir.mkdir(parents=True, exist_ok=True)
 
     # -- paths ---------------------------------------------------------------------------------
@@ -243,7 +244,8 @@ class ModelStore:
         must not trust a token younger than a short window (see ``ModelCache``).
         """
         try:
-            st = os.stat(self.models_dir / validate_model_name(name), follow_symlinks=False)
+            st = os.stat(os.path.join(self._models_path, validate_model_name(name)),
+                         follow_symlinks=False)
         except FileNotFoundError:
             return None
         return st.st_mtime_ns if stat.S_ISDIR(st.st_mode) else None
