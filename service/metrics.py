@@ -111,11 +111,18 @@ def exposition_registry() -> Any:
     return REGISTRY
 
 
+_prediction_children: dict[tuple[str, int | str], tuple[Any, Any]] = {}
+
+
 def record_prediction(model: str, version: int | str, rows: int) -> None:
     """Count one answered prediction request of ``rows`` rows."""
-    m = _get_metrics()
-    m.predictions.labels(model, str(version)).inc()
-    m.rows.labels(model, str(version)).inc(rows)
+    children = _prediction_children.get((model, version))
+    if children is None:  # labels() validates and hashes on every call: keep its children
+        m = _get_metrics()
+        children = _prediction_children[(model, version)] = (
+            m.predictions.labels(model, str(version)), m.rows.labels(model, str(version)))
+    children[0].inc()
+    children[1].inc(rows)
 
 
 def record_job_finished(status: str, seconds: float | None) -> None:
