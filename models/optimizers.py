@@ -5,6 +5,10 @@ parameter arrays it will update (to size its state buffers) and ``update(params,
 applies one step to those same arrays. The network keeps all its parameters in one flat
 vector, so in practice each list holds a single array and a step is a handful of whole-array
 numpy operations with ``out=`` buffers: no temporaries are allocated per step.
+
+``update`` *consumes* ``grads``: it uses them as scratch space and overwrites them. The network
+recomputes its gradient buffer on every batch, and one array less to stream through the cache
+made a measurable difference to a training step (pass copies to keep gradients).
 """
 
 from __future__ import annotations
@@ -40,7 +44,6 @@ class SGD:
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
         self.velocities = [np.zeros_like(p) for p in params]
-        self._scratch = [np.empty_like(p) for p in params]
 
     def update(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         """Apply one step to ``params`` in place.
@@ -50,20 +53,20 @@ class SGD:
         params : list of ndarray
             Parameter arrays, as given to the constructor.
         grads : list of ndarray
-            Gradients of the loss, same shapes as ``params``.
+            Gradients of the loss, same shapes as ``params``; overwritten (scratch).
         """
         lr, mu = self.learning_rate, self.momentum
-        for p, g, v, step in zip(params, grads, self.velocities, self._scratch, strict=True):
-            np.multiply(g, lr, out=step)                 # step = lr * g
+        for p, g, v in zip(params, grads, self.velocities, strict=True):
+            g *= lr                                      # g is now the plain step lr * g
             if mu == 0.0:
-                p -= step
+                p -= g
                 continue
             v *= mu
-            v -= step                                    # v = mu * v - lr * g
+            v -= g                                       # v = mu * v - lr * g
             if self.nesterov:
-                p -= step
-                np.multiply(v, mu, out=step)
-                p += step                                # p += mu * v - lr * g
+                p -= g
+                np.multiply(v, mu, out=g)
+                p += g                                   # p += mu * v - lr * g
             else:
                 p += v
 
@@ -101,7 +104,6 @@ class Adam:
         self.t = 0
         self.ms = [np.zeros_like(p) for p in params]
         self.vs = [np.zeros_like(p) for p in params]
-        self._scratch = [np.empty_like(p) for p in params]
 
     def update(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         """Apply one step to ``params`` in place.
@@ -111,7 +113,7 @@ class Adam:
         params : list of ndarray
             Parameter arrays, as given to the constructor.
         grads : list of ndarray
-            Gradients of the loss, same shapes as ``params``.
+            Gradients of the loss, same shapes as ``params``; overwritten (scratch).
         """
         self.t += 1
         b1, b2 = self.beta1, self.beta2
@@ -120,17 +122,17 @@ class Adam:
         c = math.sqrt((1.0 - b2) / (1.0 - b2**self.t))
         a_t = self.learning_rate * (1.0 - b1) / ((1.0 - b1**self.t) * c)
         eps_t = self.epsilon / c
-        for p, g, m, v, tmp in zip(params, grads, self.ms, self.vs, self._scratch, strict=True):
+        for p, g, m, v in zip(params, grads, self.ms, self.vs, strict=True):
             m *= b1
             m += g
-            np.multiply(g, g, out=tmp)
+            g *= g                   # from here on g is scratch
             v *= b2
-            v += tmp
-            np.sqrt(v, out=tmp)
-            tmp += eps_t
-            np.divide(m, tmp, out=tmp)
-            tmp *= a_t
-            p -= tmp
+            v += g
+            np.sqrt(v, out=g)
+            g += eps_t
+            np.divide(m, g, out=g)
+            g *= a_t
+            p -= g
 
 
 #: Optimiser classes by name; ``sgd`` takes ``momentum`` and ``nesterov``, ``adam`` ignores them.
