@@ -37,7 +37,9 @@ class MLPClassifier:
         Units per hidden layer (an empty sequence gives multinomial logistic regression).
     activation : {"relu", "sigmoid", "tanh", "step"}
         Hidden activation; ``step`` only for inference (``fit`` rejects it).
-    optimizer : {"adam", "sgd"}
+    optimizer : {"adam", "momentum", "sgd"}
+        ``sgd`` is plain mini-batch SGD; ``momentum`` adds ``momentum`` (Nesterov's form with
+        ``nesterov``).
     learning_rate : float
     epochs : int
         Maximum passes over the training part.
@@ -54,9 +56,9 @@ class MLPClassifier:
     seed : int
         Seeds the only random generator used (initialisation, split, shuffling).
     momentum : float
-        SGD momentum (``sgd`` only; 0 for plain SGD).
+        Momentum coefficient (``momentum`` optimizer only).
     nesterov : bool
-        Nesterov momentum (``sgd`` only).
+        Nesterov momentum (``momentum`` optimizer only).
     dtype : {"float32", "float64"}
         Compute dtype.
     """

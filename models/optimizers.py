@@ -135,8 +135,9 @@ class Adam:
             p -= g
 
 
-#: Optimiser classes by name; ``sgd`` takes ``momentum`` and ``nesterov``, ``adam`` ignores them.
-OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+#: Optimiser names: ``sgd`` is plain mini-batch SGD, ``momentum`` SGD with ``momentum`` (and
+#: Nesterov's form when ``nesterov``), ``adam`` Adam; only ``momentum`` reads those two params.
+OPTIMIZERS = ("sgd", "momentum", "adam")
 
 
 def make_optimizer(name: str, params: Sequence[np.ndarray], learning_rate: float,
@@ -145,19 +146,23 @@ def make_optimizer(name: str, params: Sequence[np.ndarray], learning_rate: float
 
     Parameters
     ----------
-    name : {"sgd", "adam"}
+    name : {"sgd", "momentum", "adam"}
     params : list of ndarray
         Arrays the optimiser will update.
     learning_rate : float
     momentum : float
-        Used by ``sgd`` only.
+        Used by ``momentum`` only.
     nesterov : bool
-        Used by ``sgd`` only.
+        Used by ``momentum`` only.
 
     Returns
     -------
     optimizer : SGD or Adam
     """
-    if name == "sgd":
+    if name == "adam":
+        return Adam(params, learning_rate)
+    if name == "momentum":
         return SGD(params, learning_rate, momentum=momentum, nesterov=nesterov)
-    return OPTIMIZERS[name](params, learning_rate)
+    if name == "sgd":
+        return SGD(params, learning_rate, momentum=0.0)
+    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")

@@ -41,7 +41,7 @@ INFERENCE_ONLY_ACTIVATIONS = ("step",)
 PARAM_RANGES: dict[str, dict[str, Any]] = {
     "hidden_layers": {"type": "int_list", "min": 1, "max": 4096, "max_length": 8},
     "activation": {"type": "choice", "choices": list(TRAINABLE_ACTIVATIONS)},
-    "optimizer": {"type": "choice", "choices": ["adam", "sgd"]},
+    "optimizer": {"type": "choice", "choices": ["adam", "momentum", "sgd"]},
     "learning_rate": {"type": "float", "min": 0.0, "min_exclusive": True, "max": 10.0},
     "epochs": {"type": "int", "min": 1, "max": 100_000},
     "batch_size": {"type": "int", "min": 1, "max": 65_536},

@@ -198,7 +198,7 @@ def test_huge_float32_inputs_train_without_warnings():
 
 def test_divergence_is_a_value_error_not_a_warning():
     X, y = _blobs(n=200)
-    clf = MLPClassifier(hidden_layers=(64, 64), optimizer="sgd", learning_rate=10.0,
+    clf = MLPClassifier(hidden_layers=(64, 64), optimizer="momentum", learning_rate=10.0,
                         momentum=0.9, epochs=50, early_stopping=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -271,3 +271,19 @@ def test_engine_imports_numpy_only():
     code = ("import sys, models; bad = {'sklearn', 'flask', 'scipy'} & set(sys.modules); "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_every_optimizer_learns(optimizer):
+    X, y = _blobs(n=300)
+    clf = MLPClassifier(hidden_layers=(16,), optimizer=optimizer, learning_rate=0.05,
+                        epochs=30, early_stopping=False, nesterov=optimizer == "momentum")
+    assert clf.fit(X, y).history_[-1]["loss"] < clf.history_[0]["loss"]
+    assert np.mean(clf.predict(X) == y) > 0.9
+
+
+def test_plain_sgd_ignores_momentum():
+    X, y = _blobs(n=100)
+    runs = [MLPClassifier(hidden_layers=(8,), optimizer="sgd", momentum=m, epochs=3,
+                          early_stopping=False).fit(X, y) for m in (0.0, 0.9)]
+    np.testing.assert_array_equal(runs[0].network_.params, runs[1].network_.params)
