@@ -128,7 +128,7 @@ def run_worker(settings: Settings, concurrency: int | None = None, *,
     """Run the training worker until SIGTERM/SIGINT (main thread only); see the module doc."""
     workers = concurrency or settings.worker_concurrency
     # Training is batch work: let the API processes on the same cores answer predictions first.
-    os.nice(10)
+    os.nice(19)
     removed = ModelStore(settings.store).recover()
     if removed:
         log.info("store recovery removed %s", removed)
