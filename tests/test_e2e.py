@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -180,3 +184,42 @@ def test_restart_keeps_models_and_jobs(tmp_path):
         assert second["model_version"] == 2
     finally:
         assert again.stop() == 0, again.output()
+
+
+def test_cli_train_and_predict_against_the_server(server, tmp_path):
+    X, y = load_iris(return_X_y=True)
+    csv = tmp_path / "iris.csv"
+    np.savetxt(csv, np.column_stack([X, y]), delimiter=",", fmt="%g", comments="",
+               header="sepal_length,sepal_width,petal_length,petal_width,species")
+    cli = [sys.executable, "-m", "service.cli"]
+    trained = subprocess.run([*cli, "train", str(csv), "--model", "cli-iris", "--label-column",
+                              "species", "--server", server.url], capture_output=True,
+                             text=True, timeout=120)
+    assert trained.returncode == 0, trained.stderr
+    lines = [json.loads(line) for line in trained.stdout.splitlines()]
+    assert lines[0]["status"] == "queued" and lines[-1]["status"] == "succeeded"
+    assert any("epoch" in line for line in lines[1:-1])
+    predicted = subprocess.run([*cli, "predict", str(csv), "--model", "cli-iris",
+                                "--drop-column", "species", "--server", server.url],
+                               capture_output=True, text=True, timeout=60)
+    assert predicted.returncode == 0, predicted.stderr
+    out = json.loads(predicted.stdout)
+    assert out["version"] == lines[-1]["model_version"] and len(out["labels"]) == len(X)
+    missing = subprocess.run([*cli, "predict", str(csv), "--model", "nope", "--server",
+                              server.url], capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1 and "404" in missing.stderr
+
+
+def test_sigterm_lets_in_flight_predictions_finish(tmp_path):
+    srv = start_server(tmp_path / "store", max_rows=400_000)
+    X, y = load_iris(return_X_y=True)
+    wait_job(srv.url, _train(srv.url, "big", X, y, epochs=2, hidden_layers=[512])["job_id"])
+    rows = np.tile(X, (2000, 1)).tolist()  # 300 000 rows: a request that takes a while
+    body = json.dumps({"model": "big", "instances": rows})
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(requests.post, f"{srv.url}/predict", data=body, timeout=120,
+                              headers={"Content-Type": "application/json"})
+        time.sleep(0.3)  # the request is being served
+        assert srv.stop() == 0, srv.output()
+        resp = pending.result()
+    assert resp.status_code == 200 and len(resp.json()["labels"]) == len(rows)
