@@ -53,25 +53,13 @@ _CROSS_FIELD = [
     {"include-path-regex": r"^/v[12]/models/.*(:predict|:classify|/infer)$",
      "checks": {"positive_data_acceptance": {"expected-statuses": [*_DEFAULT_ACCEPT, "400"]}}},
 ]
-# KNOWN FINDINGS in service/api/tfserving.py (not ours to change; reported to its owner).
-# test_tfserving_known_findings reproduces each one and is a strict xfail: when they are fixed
-# it fails, and these two overrides must go.
-_KNOWN_FINDINGS = [
-    # F1: the spec lets {version} be any string; the server answers 400 unless it is digits.
-    {"include-path-regex": r"^/v1/models/\{name\}/versions/\{version\}(/metadata)?$",
-     "checks": {"positive_data_acceptance": {"expected-statuses": [*_DEFAULT_ACCEPT, "400"]}}},
-    # F2: OPTIONS on .../<name>:predict (and :classify) advertises GET too: the URL also matches
-    # GET /v1/models/<name> with name "<name>:predict".
-    {"include-path-regex": r"^/v1/models/.*(:predict|:classify)$",
-     "checks": {"allow_header_conformance": {"enabled": False}}},
-]
 _CONFIG = {
     "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
     "phases": {"stateful": {"enabled": False}},
     "request-timeout": 20,
     "continue-on-failure": True,
     "suppress-health-check": ["all"],
-    "operations": _CROSS_FIELD + _KNOWN_FINDINGS,
+    "operations": _CROSS_FIELD,
 }
 
 
@@ -150,16 +138,3 @@ def test_fuzzing_was_not_cut_short_and_hit_the_model(fuzz_server):
         assert _statuses[label][200] >= 1, (label, _statuses[label])
     assert "Traceback" not in fuzz_server.output(), fuzz_server.output()
 
-
-@pytest.mark.xfail(strict=True, reason="known findings F1/F2 in service/api/tfserving.py")
-def test_tfserving_known_findings(fuzz_server):
-    """F1: a non-numeric version is documented as valid but answered 400; F2: :predict URLs
-    advertise GET in ``Allow``. Fails (XPASS) once both are fixed: then drop _KNOWN_FINDINGS."""
-    path = SPEC["paths"]["/v1/models/{name}/versions/{version}"]
-    params = path.get("parameters", []) + path["get"].get("parameters", [])
-    version = next(p["schema"] for p in params if p["name"] == "version")
-    any_string = version.get("type") == "string" and "pattern" not in version
-    answered = requests.get(f"{fuzz_server.url}/v1/models/iris/versions/abc", timeout=10)
-    allow = requests.options(f"{fuzz_server.url}/v1/models/iris:predict", timeout=10)
-    assert not (any_string and answered.status_code == 400), "F1 is still open"
-    assert "GET" not in allow.headers.get("Allow", ""), "F2 is still open"

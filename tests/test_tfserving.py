@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -156,6 +158,10 @@ def test_classify_integer_classes_are_strings(client, store):
     ("get", "/v1/models/iris/versions/0/metadata", None, 404, "version 0"),
     ("get", "/v1/models/iris/labels/staging", None, 404, "alias 'staging'"),
     ("get", "/v1/models/iris/versions/abc", None, 400, "must be a number"),
+    ("get", "/v1/models/iris/versions/1e3/metadata", None, 400, "must be a number"),
+    ("get", "/v1/models/iris/versions/" + "1" * 19, None, 404, "version 1111"),
+    ("get", "/v1/models/iris/versions/" + "1" * 5000, None, 404, "version 1111"),  # not int()
+    ("get", "/v1/models/a:b", None, 404, "not found"),
     ("get", "/v1/models/ba$d", None, 404, "not found"),
     ("post", "/v1/models/nope:predict", {"instances": ROWS}, 404, "model 'nope' not found"),
     ("post", "/v1/models/iris/versions/9:predict", {"instances": ROWS}, 404, "version 9"),
@@ -212,3 +218,50 @@ def test_wrong_method(client, store):
     resp = client.post("/v1/models/iris")
     error_of(resp, 405)
     assert "GET" in resp.headers["Allow"]
+
+
+# -- routing and the documented path parameters -----------------------------------------------
+
+_ACTION_URLS = [f"/v1/models/iris{base}:{verb}" for base in ("", "/versions/1", "/labels/prod")
+                for verb in ("predict", "classify")]
+
+
+@pytest.mark.parametrize("path", _ACTION_URLS)
+def test_action_urls_are_post_only(client, store, path):
+    # F2: /v1/models/iris:predict once also matched GET /v1/models/<name> (name "iris:predict"),
+    # so OPTIONS advertised GET. A name, version or label never holds ':' (TF Serving: [^/:]+).
+    allow = client.options(path).headers["Allow"]
+    assert set(allow.split(", ")) == {"POST", "OPTIONS"}, allow
+    for method in ("get", "put", "delete"):
+        resp = getattr(client, method)(path)
+        error_of(resp, 405)  # {"error": ...} as everywhere under /v1
+        assert set(resp.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+
+
+def test_path_parameters_are_documented_as_served(client, store):
+    # F1: {version} was documented as any string, yet a non-number is a 400.
+    paths = client.get("/openapi.json").get_json()["paths"]
+    tf_paths = {p: v for p, v in paths.items() if p.startswith("/v1/")}
+    assert len(tf_paths) == 12
+    for path, item in tf_paths.items():
+        params = {p["name"]: p for p in item["parameters"]}
+        assert set(params) == {n.strip("{}") for n in re.findall(r"\{\w+\}", path)}, path
+        for name, param in params.items():
+            assert param["schema"]["type"] == "string" and "pattern" in param["schema"], path
+            # The example is served (the fuzz test's store has these) and is a conformant value.
+            assert re.match(param["schema"]["pattern"], param["example"]), (path, name)
+    version = tf_paths["/v1/models/{name}/versions/{version}"]["parameters"][1]["schema"]
+    assert version == paths["/models/{name}/versions/{version}"]["parameters"][1]["schema"]
+    pattern = re.compile(version["pattern"])
+    for value in ("1", "2", "002", "9" * 18):
+        assert pattern.match(value)
+        status = client.get(f"/v1/models/iris/versions/{value}").status_code
+        assert status in (200, 404), value  # found or not: never the 400 for non-numbers
+    for value in ("abc", "0", "-1", "1.0", "9" * 19, "1:predict"):
+        assert not pattern.match(value), value
+    label = re.compile(tf_paths["/v1/models/{name}/labels/{label}"]["parameters"][1]["schema"][
+        "pattern"])
+    assert label.match("prod") and label.match("latest") and label.match("v1.2-rc_3")
+    assert not any(label.match(v) for v in ("12", "a:b", "-x", "x" * 65))
+    latest = client.get("/v1/models/iris/labels/latest")
+    assert latest.get_json()["model_version_status"][0]["version"] == "2"

@@ -15,15 +15,30 @@ import orjson
 from flask import Response
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
+from werkzeug.routing import BaseConverter
 
 from service.api.body import parse_json, raw_body
-from service.api.docs import body_doc
+from service.api.docs import body_doc, path_params
 from service.api.problems import register_protocol_errors
 from service.errors import BadRequest, ServiceError
 from service.handlers import tfserving
 from service.runtime import get_runtime
 
 blp = Blueprint("tfserving", __name__, description="TensorFlow Serving REST API (/v1/models)")
+
+
+class SegmentConverter(BaseConverter):
+    """A path segment without ':', as TF Serving routes them (``[^/:]+``).
+
+    ``/v1/models/iris:predict`` is then only the predict route, never ``GET /v1/models/<name>``
+    with the name ``iris:predict``: a GET there is a 405 that allows POST alone.
+    """
+
+    regex = "[^/:]+"
+
+
+# Registered before the routes below: their rules are added in this order.
+blp.record_once(lambda state: state.app.url_map.converters.update(tfsegment=SegmentConverter))
 
 _NUMBER_ROWS = {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
 
@@ -117,14 +132,26 @@ def _body() -> dict[str, Any]:
     return doc
 
 
-_MODEL = "/v1/models/<name>"
-_VERSION = "/v1/models/<name>/versions/<version>"
-_LABEL = "/v1/models/<name>/labels/<label>"
+_MODEL = "/v1/models/<tfsegment:name>"
+_VERSION = "/v1/models/<tfsegment:name>/versions/<tfsegment:version>"
+_LABEL = "/v1/models/<tfsegment:name>/labels/<tfsegment:label>"
+# The documented path parameters: what the handlers can find (anything else is a 404, or a 400
+# for a version that is not a number); a conformant one never contains ':'.
+_LABEL_PATTERN = r"^(?:latest|(?![0-9]+$)[A-Za-z0-9][A-Za-z0-9._-]{0,63})$"
+_MODEL_PARAMS = path_params("name")
+_VERSION_PARAMS = path_params("name", "version")
+_LABEL_PARAMS = [*_MODEL_PARAMS, {
+    "in": "path", "name": "label", "required": True, "example": "production",
+    "description": "Version label: an alias of the model, or 'latest' (the newest version).",
+    "schema": {"type": "string", "pattern": _LABEL_PATTERN}}]
 
 
-@blp.route(_MODEL, methods=["GET"], endpoint="model_status")
-@blp.route(_VERSION, methods=["GET"], endpoint="version_status")
-@blp.route(_LABEL, methods=["GET"], endpoint="label_status")
+@blp.route(_MODEL, methods=["GET"], endpoint="model_status",
+           parameters=_MODEL_PARAMS)
+@blp.route(_VERSION, methods=["GET"], endpoint="version_status",
+           parameters=_VERSION_PARAMS)
+@blp.route(_LABEL, methods=["GET"], endpoint="label_status",
+           parameters=_LABEL_PARAMS)
 @blp.response(200, TFModelStatusSchema)
 @errors(400, 404)
 def model_status(name: str, version: str | None = None, label: str | None = None) -> Response:
@@ -132,9 +159,12 @@ def model_status(name: str, version: str | None = None, label: str | None = None
     return _json(tfserving.model_status(get_runtime().store, name, version, label))
 
 
-@blp.route(f"{_MODEL}/metadata", methods=["GET"], endpoint="model_metadata")
-@blp.route(f"{_VERSION}/metadata", methods=["GET"], endpoint="version_metadata")
-@blp.route(f"{_LABEL}/metadata", methods=["GET"], endpoint="label_metadata")
+@blp.route(f"{_MODEL}/metadata", methods=["GET"], endpoint="model_metadata",
+           parameters=_MODEL_PARAMS)
+@blp.route(f"{_VERSION}/metadata", methods=["GET"], endpoint="version_metadata",
+           parameters=_VERSION_PARAMS)
+@blp.route(f"{_LABEL}/metadata", methods=["GET"], endpoint="label_metadata",
+           parameters=_LABEL_PARAMS)
 @blp.response(200, TFModelMetadataSchema)
 @errors(400, 404)
 def model_metadata(name: str, version: str | None = None,
@@ -143,9 +173,12 @@ def model_metadata(name: str, version: str | None = None,
     return _json(tfserving.model_metadata(get_runtime().store, name, version, label))
 
 
-@blp.route(f"{_MODEL}:predict", methods=["POST"], endpoint="model_predict")
-@blp.route(f"{_VERSION}:predict", methods=["POST"], endpoint="version_predict")
-@blp.route(f"{_LABEL}:predict", methods=["POST"], endpoint="label_predict")
+@blp.route(f"{_MODEL}:predict", methods=["POST"], endpoint="model_predict",
+           parameters=_MODEL_PARAMS)
+@blp.route(f"{_VERSION}:predict", methods=["POST"], endpoint="version_predict",
+           parameters=_VERSION_PARAMS)
+@blp.route(f"{_LABEL}:predict", methods=["POST"], endpoint="label_predict",
+           parameters=_LABEL_PARAMS)
 @body_doc(TFPredictRequestSchema)
 @blp.response(200, TFPredictResponseSchema)
 @errors(400, 404, 413)
@@ -156,9 +189,12 @@ def predict(name: str, version: str | None = None, label: str | None = None) -> 
                                    version, label))
 
 
-@blp.route(f"{_MODEL}:classify", methods=["POST"], endpoint="model_classify")
-@blp.route(f"{_VERSION}:classify", methods=["POST"], endpoint="version_classify")
-@blp.route(f"{_LABEL}:classify", methods=["POST"], endpoint="label_classify")
+@blp.route(f"{_MODEL}:classify", methods=["POST"], endpoint="model_classify",
+           parameters=_MODEL_PARAMS)
+@blp.route(f"{_VERSION}:classify", methods=["POST"], endpoint="version_classify",
+           parameters=_VERSION_PARAMS)
+@blp.route(f"{_LABEL}:classify", methods=["POST"], endpoint="label_classify",
+           parameters=_LABEL_PARAMS)
 @body_doc(TFClassifyRequestSchema)
 @blp.response(200, TFClassifyResponseSchema)
 @errors(400, 404, 413)

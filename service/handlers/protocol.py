@@ -15,6 +15,7 @@ from service.model_cache import LoadedModel
 from service.names import MAX_VERSION, is_model_name
 
 INPUT = "features"  # the one input tensor of every model: shape [-1, n_features]
+_VERSION_DIGITS = len(str(MAX_VERSION))
 
 
 def check_name(name: str) -> str:
@@ -26,9 +27,10 @@ def check_name(name: str) -> str:
 
 def version_number(version: str, name: str) -> int:
     """A version number from a URL (digits); out of range → not found."""
-    number = int(version)
+    # Too many digits is out of range too: int() refuses more than 4300 (ValueError).
+    number = int(version) if len(version) <= _VERSION_DIGITS else 0
     if not 1 <= number <= MAX_VERSION:
-        raise NotFound(f"version {version} of model {name!r} not found")
+        raise NotFound(f"version {version[:32]} of model {name!r} not found")
     return number
 
 
