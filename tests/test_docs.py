@@ -30,3 +30,19 @@ def test_cli_commands_in_readme_exist():
     commands = set(_parser()._subparsers._group_actions[0].choices)
     for name in ("serve", "worker", "train", "predict", "settings"):
         assert f"nnserve {name}" in README and name in commands
+
+
+def test_every_test_the_threat_table_cites_exists():
+    import re
+
+    table = README[README.index("## Security and reliability"):README.index("## Settings")]
+    cited = 0
+    for row in table.splitlines():
+        current = None
+        for file, name in re.findall(r"`(?:(test_\w+\.py))?::(test_\w+)", row):
+            current = file or current
+            assert current, row
+            source = (ROOT / "tests" / current).read_text()
+            assert f"def {name}(" in source, f"{current}::{name}"
+            cited += 1
+    assert cited >= 30
