@@ -5,7 +5,6 @@ duplicate submissions. Every wait and every load loop here is bounded and stops 
 
 from __future__ import annotations
 
-import io
 import os
 import shlex
 import shutil
@@ -23,8 +22,8 @@ import pytest
 import requests
 from sklearn.datasets import load_iris
 
-from models import MLPClassifier
 from service.store import ModelStore
+from tests.factories import publish_trained
 from tests.server import (
     ROOT,
     Server,
@@ -75,20 +74,6 @@ def _group_gone(pgid: int, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return False
-
-
-def _publish(store: Path, name: str, X, y, **params) -> tuple[int, MLPClassifier]:
-    """Train in this process and publish the artifact as a training job would."""
-    clf = MLPClassifier(**{"epochs": 5, "seed": 0, **params})
-    clf.fit(X, y)
-    buf = io.BytesIO()
-    clf.save(buf)
-    meta = {"params": clf.get_params(), "n_features": int(clf.n_features_in_),
-            "classes": clf.classes_.tolist(), "feature_names": clf.feature_names_,
-            "metrics": dict(clf.history_[-1]), "history": clf.history_,
-            "dataset": {"rows": len(X), "features": X.shape[1], "sha256": "0" * 64},
-            "job_id": None, "training_seconds": 0.0}
-    return ModelStore(store).publish(name, buf.getvalue(), meta), clf
 
 
 def test_sigkill_training_worker_fails_job_worker_lost_and_a_new_worker_trains(tmp_path):
@@ -167,7 +152,7 @@ LOAD_SECONDS = 5.0
 def test_sigkill_gunicorn_worker_under_predict_load(tmp_path):
     store = tmp_path / "store"
     X, y = load_iris(return_X_y=True)
-    _publish(store, "iris", X, y)
+    publish_trained(ModelStore(store), "iris", X, y)
     srv = start_server(store, "--no-worker")
     try:
         rows = X[::15].tolist()

@@ -12,7 +12,6 @@ the published model gives in this process (1e-6).
 
 from __future__ import annotations
 
-import io
 import os
 import random
 import threading
@@ -26,6 +25,7 @@ from sklearn.datasets import load_iris
 
 from models import MLPClassifier
 from service.store import ModelStore
+from tests.factories import publish_trained
 from tests.server import start_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -35,24 +35,11 @@ MAX_REQUESTS = 200_000  # per client thread: the loops are bounded in count as w
 MAX_VERSIONS = 1_000
 
 
-def _publish(store: ModelStore, name: str, X, y, seed: int) -> tuple[int, MLPClassifier]:
-    clf = MLPClassifier(hidden_layers=(16,), epochs=3, seed=seed)
-    clf.fit(X, y)
-    buf = io.BytesIO()
-    clf.save(buf)
-    meta = {"params": clf.get_params(), "n_features": int(clf.n_features_in_),
-            "classes": clf.classes_.tolist(), "feature_names": clf.feature_names_,
-            "metrics": dict(clf.history_[-1]), "history": clf.history_,
-            "dataset": {"rows": len(X), "features": X.shape[1], "sha256": "0" * 64},
-            "job_id": None, "training_seconds": 0.0}
-    return store.publish(name, buf.getvalue(), meta), clf
-
-
 def test_soak_predict_while_publishing_and_moving_the_alias(tmp_path):
     X, y = load_iris(return_X_y=True)
     rows = X[::10]
     store = ModelStore(tmp_path / "store")
-    first, clf = _publish(store, "iris", X, y, seed=0)
+    first, clf = publish_trained(store, "iris", X, y, hidden_layers=(16,), epochs=3, seed=0)
     store.set_alias("iris", "production", first)
 
     lock = threading.Lock()
@@ -73,7 +60,8 @@ def test_soak_predict_while_publishing_and_moving_the_alias(tmp_path):
             for seed in range(1, MAX_VERSIONS):
                 if time.monotonic() >= stop:
                     return
-                version, model = _publish(store, "iris", X, y, seed)
+                version, model = publish_trained(store, "iris", X, y, hidden_layers=(16,),
+                                                 epochs=3, seed=seed)
                 with lock:
                     published[version] = model
                     published_at[version] = time.monotonic()

@@ -254,19 +254,24 @@ class _Training:
         _end(self.job_store, self.job_id, SUCCEEDED, model_version=version, **fields)
 
     def _meta(self, clf: MLPClassifier, seconds: float) -> dict[str, Any]:
-        params = clf.get_params()
-        best = self.history[-1]
-        if params["early_stopping"]:  # fit restored the best epoch's weights
-            key = "val_loss" if best.get("val_loss") is not None else "loss"
-            best = min(self.history, key=lambda h: h[key])
-        dataset = self.job["dataset"]
-        return {
-            "params": params, "n_features": int(clf.n_features_in_),
-            "classes": clf.classes_.tolist(), "feature_names": clf.feature_names_,
-            "metrics": dict(best), "history": self.history,
-            "dataset": {k: dataset[k] for k in ("rows", "features", "sha256")},
-            "job_id": self.job_id, "training_seconds": round(seconds, 3),
-        }
+        return version_meta(clf, self.history, self.job["dataset"], self.job_id, seconds)
+
+
+def version_meta(clf: MLPClassifier, history: list[dict[str, Any]], dataset: dict[str, Any],
+                 job_id: str | None, seconds: float) -> dict[str, Any]:
+    """``meta.json`` of a version: ``clf`` trained on ``dataset`` ({rows, features, sha256})."""
+    params = clf.get_params()
+    best = history[-1]
+    if params["early_stopping"]:  # fit restored the best epoch's weights
+        key = "val_loss" if best.get("val_loss") is not None else "loss"
+        best = min(history, key=lambda h: h[key])
+    return {
+        "params": params, "n_features": int(clf.n_features_in_),
+        "classes": clf.classes_.tolist(), "feature_names": clf.feature_names_,
+        "metrics": dict(best), "history": history,
+        "dataset": {k: dataset[k] for k in ("rows", "features", "sha256")},
+        "job_id": job_id, "training_seconds": round(seconds, 3),
+    }
 
 
 def _classify(exc: BaseException, stage: str) -> tuple[str, str]:
