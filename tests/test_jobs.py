@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 import uuid
 
@@ -150,6 +151,59 @@ def test_backpressure_is_429_with_retry_after(make_service):
     svc.submit("digits", X, y, {})  # the limit is per model
     svc.cancel(first["job_id"])
     svc.submit("iris", X, y, {})  # a finished job frees its slot
+
+
+def test_queue_limit_holds_when_the_early_count_is_stale(make_service, tmp_path):
+    """F3: the store enforces the limit atomically with the insert, whatever the early count
+    said (here it always says 0, as when concurrent submits all count before any inserts)."""
+    svc = make_service(max_queued_per_model=2)
+    svc.job_store.count_active = lambda model: 0
+    X, y = tiny_data()
+    svc.submit("iris", X, y, {})
+    svc.submit("iris", X, y, {})
+    with pytest.raises(TooManyRequests) as excinfo:
+        svc.submit("iris", X, y, {})
+    assert int(excinfo.value.headers["Retry-After"]) >= 1
+    with pytest.raises(TooManyRequests):  # a keyed submit skips the early count altogether
+        svc.submit("iris", X, y, {}, idempotency_key="late", body_sha256="c" * 64)
+    assert svc.job_store.idempotency("late") is None  # a refused submit claims no key
+    assert svc.list()[1] == 2
+    assert len(list((tmp_path / "datasets").glob("*.npz"))) == 2  # refused datasets removed
+
+
+def test_replayed_key_returns_its_job_even_at_the_limit(make_service, tmp_path):
+    svc = make_service(max_queued_per_model=1)
+    X, y = tiny_data()
+    first, created = svc.submit("iris", X, y, {}, idempotency_key="k", body_sha256="a" * 64)
+    assert created
+    again, created = svc.submit("iris", X, y, {}, idempotency_key="k", body_sha256="a" * 64)
+    assert not created and again["job_id"] == first["job_id"]
+    with pytest.raises(TooManyRequests):
+        svc.submit("iris", X, y, {}, idempotency_key="k2", body_sha256="a" * 64)
+    assert len(list((tmp_path / "datasets").glob("*.npz"))) == 1
+
+
+def test_concurrent_submits_never_exceed_the_limit(make_service, tmp_path):
+    services = [make_service(max_queued_per_model=3) for _ in range(8)]
+    X, y = tiny_data()
+    barrier, outcomes = threading.Barrier(len(services)), []
+
+    def submit(s):
+        barrier.wait()
+        try:
+            s.submit("iris", X, y, {})
+            outcomes.append("created")
+        except TooManyRequests:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=submit, args=(s,)) for s in services]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["created"] * 3 + ["refused"] * 5
+    assert services[0].list(model="iris")[1] == 3
+    assert len(list((tmp_path / "datasets").glob("*.npz"))) == 3
 
 
 def _cancelled_count() -> float:

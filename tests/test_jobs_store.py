@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 import time
@@ -10,7 +11,7 @@ import uuid
 import pytest
 import redis
 
-from service.errors import NotFound
+from service.errors import NotFound, TooManyRequests
 from service.jobs import RedisJobStore, SqliteJobStore
 from service.jobs.records import iso, new_job
 
@@ -22,15 +23,31 @@ DATASET = {"rows": 10, "features": 2, "classes": 2, "sha256": "0" * 64}
 def make_store(request, tmp_path):
     """A factory of stores of one backend, all sharing the same data."""
     if request.param == "sqlite":
-        yield lambda ttl=3600.0: SqliteJobStore(tmp_path / "jobs.sqlite3", idempotency_ttl=ttl)
+        yield _factory(("sqlite", str(tmp_path / "jobs.sqlite3")))
         return
     client = redis.Redis.from_url(REDIS_URL)
     client.ping()  # an unreachable Redis fails the test, it does not skip it
     prefix = f"nnt{uuid.uuid4().hex[:12]}:"
-    yield lambda ttl=3600.0: RedisJobStore(REDIS_URL, prefix=prefix, idempotency_ttl=ttl)
+    yield _factory(("redis", prefix))
     keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
     if keys:
         client.delete(*keys)
+
+
+def _open(spec: tuple[str, str], ttl: float = 3600.0):
+    """A store from a picklable spec: ("sqlite", path) or ("redis", prefix)."""
+    kind, where = spec
+    if kind == "sqlite":
+        return SqliteJobStore(where, idempotency_ttl=ttl)
+    return RedisJobStore(REDIS_URL, prefix=where, idempotency_ttl=ttl)
+
+
+def _factory(spec: tuple[str, str]):
+    def make(ttl: float = 3600.0):
+        return _open(spec, ttl)
+
+    make.spec = spec  # for child processes, which cannot unpickle the closure
+    return make
 
 
 @pytest.fixture
@@ -152,3 +169,80 @@ def test_idempotency_key_claimed_atomically_with_ttl(make_store):
     assert store.idempotency("k1") is None
     assert store.create(second, idempotency_key="k1", body_sha256="bbb") is None
     assert store.idempotency("k1").job_id == second["job_id"]
+
+
+def test_create_refuses_beyond_max_active(store):
+    first, second = _job(), _job()
+    assert store.create(first, idempotency_key="k1", body_sha256="aaa", max_active=2) is None
+    assert store.create(second, max_active=2) is None
+    refused = _job()
+    with pytest.raises(TooManyRequests) as excinfo:
+        store.create(refused, idempotency_key="k2", body_sha256="bbb", max_active=2)
+    assert excinfo.value.status == 429 and int(excinfo.value.headers["Retry-After"]) >= 1
+    assert "'iris' has 2 queued or running jobs (limit 2)" in excinfo.value.detail
+    with pytest.raises(NotFound):
+        store.get(refused["job_id"])
+    assert store.idempotency("k2") is None  # a refused create does not claim its key
+    assert store.count_active("iris") == 2 and store.list()[1] == 2
+    # A replayed key returns its record even though the model is at its limit.
+    taken = store.create(_job(), idempotency_key="k1", body_sha256="aaa", max_active=2)
+    assert taken is not None and taken.job_id == first["job_id"]
+    assert store.create(_job(), max_active=3) is None  # the limit is per call
+    assert store.create(_job("other"), max_active=1) is None  # per model
+    assert store.create(_job(), max_active=None) is None  # no limit
+    assert store.count_active("iris") == 4
+    assert store.transition(first["job_id"], ("queued",), "running", worker="w")
+    with pytest.raises(TooManyRequests):  # running jobs count too
+        store.create(_job(), max_active=4)
+    assert store.transition(first["job_id"], ("running",), "succeeded")
+    assert store.transition(second["job_id"], ("queued",), "cancelled")
+    assert store.create(refused, idempotency_key="k2", body_sha256="bbb", max_active=3) is None
+    assert store.idempotency("k2").job_id == refused["job_id"]
+
+
+def _hammer(spec, model_names, threads, barrier, results):
+    """One process: ``threads`` threads, each with its own store, create one job per model at
+    the same moment as every other thread of every process."""
+    out = []
+
+    def run():
+        store = _open(spec)
+        for model in model_names:
+            barrier.wait(timeout=60)
+            try:
+                store.create(_job(model), max_active=3)
+                out.append((model, "created"))
+            except TooManyRequests:
+                out.append((model, "refused"))
+            except Exception as exc:  # reported, not swallowed
+                out.append((model, f"error: {exc!r}"))
+        store.close()
+
+    pool = [threading.Thread(target=run) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    results.put(out)
+
+
+def test_max_active_is_exact_under_concurrent_creates(make_store):
+    """F3: the count and the insert are one atomic step, across threads and processes."""
+    processes, threads, rounds = 4, 3, 6
+    models = [f"race-{i}" for i in range(rounds)]
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(processes * threads), ctx.Queue()
+    make_store().ping()  # create the schema before the race
+    procs = [ctx.Process(target=_hammer, args=(make_store.spec, models, threads, barrier,
+                                               results)) for _ in range(processes)]
+    for p in procs:
+        p.start()
+    outcomes = [item for _ in procs for item in results.get(timeout=120)]
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    store = make_store()
+    for model in models:
+        got = sorted(outcome for m, outcome in outcomes if m == model)
+        assert got == ["created"] * 3 + ["refused"] * (processes * threads - 3), (model, got)
+        assert store.count_active(model) == 3 and store.list(model=model)[1] == 3

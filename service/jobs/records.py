@@ -19,6 +19,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
+from service.errors import TooManyRequests
+
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
     "queued", "running", "succeeded", "failed", "cancelled")
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
@@ -90,6 +92,16 @@ def transition_fields(from_states: tuple[str, ...], to_state: str, fields: dict[
     return out
 
 
+def queue_full(model: str, active: int, limit: int, retry_after: int = 1) -> TooManyRequests:
+    """The 429 a store raises when ``create`` finds ``model`` already at ``limit`` active jobs.
+
+    ``JobService`` replaces the ``Retry-After`` with one derived from its settings.
+    """
+    return TooManyRequests(
+        f"model {model!r} has {active} queued or running jobs (limit {limit}); retry later",
+        headers={"Retry-After": str(retry_after)})
+
+
 def update_fields(fields: dict[str, Any], now: float) -> dict[str, Any]:
     """The fields an ``update`` writes (never status or identity)."""
     bad = _STORE_FIELDS & set(fields)
@@ -102,11 +114,16 @@ class JobStore(Protocol):
     """Where job records live; every method is safe across processes and threads."""
 
     def create(self, job: dict[str, Any], *, idempotency_key: str | None = None,
-               body_sha256: str | None = None) -> IdempotencyRecord | None:
+               body_sha256: str | None = None,
+               max_active: int | None = None) -> IdempotencyRecord | None:
         """Insert ``job``; with a key, atomically claim it first.
 
         Returns None when created, or the key's live record (nothing is created) when the key
-        is taken.
+        is taken. With ``max_active``, raises ``TooManyRequests`` (see ``queue_full``; nothing
+        is created, the key stays free) when ``job["model"]`` already has that many queued or
+        running jobs. The key lookup, the count and the insert are one atomic step, in that
+        order: a replayed key returns its record even when the model is at its limit, and
+        concurrent creates never exceed the limit.
         """
 
     def get(self, job_id: str) -> dict[str, Any]:

@@ -5,7 +5,8 @@ Keys (``p`` is the prefix, default ``nnserve:``):
 - ``p job:<id>`` hash: one field per record field, each JSON-encoded, plus the raw ``_model``
   and ``_score`` (creation time) the indexes need;
 - ``p idx:all``, ``p idx:model:<m>``, ``p idx:status:<s>``, ``p idx:ms:<m>:<s>`` sorted sets of
-  ids scored by creation time (listing newest first, counting active jobs);
+  ids scored by creation time (listing newest first, counting active jobs: ``create`` counts
+  ``idx:ms:<m>:queued`` and ``:running`` in its script, so the per-model limit is exact);
 - ``p idx:hb`` sorted set of running ids scored by their last heartbeat;
 - ``p idem:<key>`` string ``{"job_id", "body_sha256", "created_at"}`` with the TTL.
 
@@ -23,23 +24,33 @@ import redis
 
 from service.errors import NotFound
 from service.jobs.records import (
+    QUEUED,
+    RUNNING,
     IdempotencyRecord,
     iso,
     parse_iso,
+    queue_full,
     transition_fields,
     update_fields,
 )
 
 _CREATE = """
--- KEYS: job, idx:all, idx:model, idx:status, idx:ms [, idem]; ARGV: id, score, idem json, ttl ms,
--- then field/value pairs
-if #KEYS == 6 then
-  local taken = redis.call('GET', KEYS[6])
+-- KEYS: job, idx:all, idx:model, idx:status, idx:ms, idx:ms:<model>:queued,
+-- idx:ms:<model>:running [, idem];
+-- ARGV: id, score, idem json, ttl ms, max active ('' for no limit), then field/value pairs.
+-- Returns false when created, the idem json when the key is taken, the active count (an
+-- integer) when the model is at its limit; checked in that order, nothing written but on create.
+if #KEYS == 8 then
+  local taken = redis.call('GET', KEYS[8])
   if taken then return taken end
-  redis.call('SET', KEYS[6], ARGV[3], 'PX', ARGV[4])
+end
+if ARGV[5] ~= '' then
+  local active = redis.call('ZCARD', KEYS[6]) + redis.call('ZCARD', KEYS[7])
+  if active >= tonumber(ARGV[5]) then return active end
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('job exists') end
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+if #KEYS == 8 then redis.call('SET', KEYS[8], ARGV[3], 'PX', ARGV[4]) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 for i = 2, 5 do redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1]) end
 return false
 """
@@ -123,11 +134,13 @@ class RedisJobStore:
 
     # -- records -------------------------------------------------------------------------------
     def create(self, job: dict[str, Any], *, idempotency_key: str | None = None,
-               body_sha256: str | None = None) -> IdempotencyRecord | None:
+               body_sha256: str | None = None,
+               max_active: int | None = None) -> IdempotencyRecord | None:
         now = time.time()
         job_id, model, status = job["job_id"], job["model"], job["status"]
         keys = [self._job(job_id), self._key("idx", "all"), self._key("idx", "model", model),
-                self._key("idx", "status", status), self._key("idx", "ms", model, status)]
+                self._key("idx", "status", status), self._key("idx", "ms", model, status),
+                self._key("idx", "ms", model, QUEUED), self._key("idx", "ms", model, RUNNING)]
         idem = ""
         if idempotency_key is not None:
             keys.append(self._key("idem", idempotency_key))
@@ -135,12 +148,15 @@ class RedisJobStore:
                                "created_at": now})
         fields = {**{k: json.dumps(v) for k, v in job.items()}, "_model": model,
                   "_score": repr(now)}
-        args = [job_id, repr(now), idem, int(self.idempotency_ttl * 1000)]
+        args = [job_id, repr(now), idem, int(self.idempotency_ttl * 1000),
+                "" if max_active is None else int(max_active)]
         for name, value in fields.items():
             args += [name, value]
         taken = self._create(keys=keys, args=args)
         if taken is None:
             return None
+        if isinstance(taken, int):
+            raise queue_full(model, taken, int(max_active or 0))
         rec = json.loads(taken)
         return IdempotencyRecord(rec["job_id"], rec["body_sha256"], rec["created_at"])
 

@@ -44,6 +44,7 @@ from service.jobs.records import (
     JobStore,
     error,
     new_job,
+    queue_full,
 )
 from service.names import validate_model_name
 
@@ -105,17 +106,26 @@ class JobService:
             taken = self.job_store.idempotency(idempotency_key)
             if taken is not None:
                 return self._replay(taken, body_sha256)
-        self._check_backpressure(model)
+        else:
+            # A cheap early 429 before the dataset is written. Not for a keyed request: a
+            # concurrent one with the same key may just have created the job that fills the
+            # queue, and ``create`` (which checks the key before the limit) replays it.
+            self._check_backpressure(model)
 
         job_id = uuid.uuid4().hex
         path = dataset_path(self.settings.store, job_id)
         write_dataset(path, data.X, data.y, data.feature_names)
         job = new_job(job_id, model, params, data.summary)
         try:
+            # The limit is enforced here, atomically with the insert: a separate count and
+            # insert let concurrent submits (other threads or API processes) exceed it.
             taken = self.job_store.create(job, idempotency_key=idempotency_key,
-                                          body_sha256=body_sha256)
-        except BaseException:
+                                          body_sha256=body_sha256,
+                                          max_active=self.settings.max_queued_per_model)
+        except BaseException as exc:
             path.unlink(missing_ok=True)
+            if isinstance(exc, TooManyRequests):
+                exc.headers = {**exc.headers, "Retry-After": str(self._retry_after())}
             raise
         if taken is not None:  # a concurrent request with the same key won
             path.unlink(missing_ok=True)
@@ -142,10 +152,10 @@ class JobService:
         active = self.job_store.count_active(model)
         limit = self.settings.max_queued_per_model
         if active >= limit:
-            retry = max(1, math.ceil(min(30.0, 5 * self.settings.heartbeat_interval)))
-            raise TooManyRequests(
-                f"model {model!r} has {active} queued or running jobs (limit {limit}); "
-                f"retry later", headers={"Retry-After": str(retry)})
+            raise queue_full(model, active, limit, retry_after=self._retry_after())
+
+    def _retry_after(self) -> int:
+        return max(1, math.ceil(min(30.0, 5 * self.settings.heartbeat_interval)))
 
     # -- read ----------------------------------------------------------------------------------
     def get(self, job_id: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from service.jobs.records import (
     IdempotencyRecord,
     iso,
     parse_iso,
+    queue_full,
     transition_fields,
     update_fields,
 )
@@ -98,9 +99,10 @@ class SqliteJobStore:
 
     # -- records -------------------------------------------------------------------------------
     def create(self, job: dict[str, Any], *, idempotency_key: str | None = None,
-               body_sha256: str | None = None) -> IdempotencyRecord | None:
+               body_sha256: str | None = None,
+               max_active: int | None = None) -> IdempotencyRecord | None:
         now = time.time()
-        with self._tx() as conn:
+        with self._tx() as conn:  # BEGIN IMMEDIATE: the count below holds until COMMIT
             if idempotency_key is not None:
                 conn.execute("DELETE FROM idempotency WHERE created_ts < ?",
                              (now - self.idempotency_ttl,))
@@ -108,6 +110,13 @@ class SqliteJobStore:
                                    "WHERE key = ?", (idempotency_key,)).fetchone()
                 if row is not None:
                     return IdempotencyRecord(*row)
+            if max_active is not None:
+                active = conn.execute(
+                    "SELECT count(*) FROM jobs WHERE model = ? AND status IN (?, ?)",
+                    (job["model"], *ACTIVE)).fetchone()[0]
+                if active >= max_active:
+                    raise queue_full(job["model"], active, max_active)  # rolls back
+            if idempotency_key is not None:
                 conn.execute("INSERT INTO idempotency VALUES (?, ?, ?, ?)",
                              (idempotency_key, job["job_id"], body_sha256 or "", now))
             conn.execute("INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?)",
