@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
+import redis
 
 from service import create_app
 
@@ -17,6 +19,24 @@ def pytest_runtest_makereport(item, call):
     if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped under CI, which must run every test: {report.longrepr}"
+
+
+REDIS_URL = os.environ.get("NNSERVE_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def backend(request):
+    """(queue setting, namespace); for Redis a unique namespace removed afterwards."""
+    if request.param == "sqlite":
+        yield "sqlite", "nnserve"
+        return
+    client = redis.Redis.from_url(REDIS_URL)
+    client.ping()  # an unreachable Redis fails the test, it does not skip it
+    ns = f"nnt{uuid.uuid4().hex[:12]}"
+    yield REDIS_URL, ns
+    keys = list(client.scan_iter(match=f"{ns}:*")) + list(client.scan_iter(match=f"huey.*.{ns}"))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture

@@ -72,14 +72,16 @@ class Server:
 
 
 def start_server(store: Path, *args: str, log_dir: Path | None = None,
-                 **settings: object) -> Server:
-    """Start ``nnserve serve`` (2 gunicorn workers + the embedded worker unless --no-worker)."""
+                 argv: list[str] | None = None, **settings: object) -> Server:
+    """Start ``nnserve serve`` (2 gunicorn workers + the embedded worker unless --no-worker);
+    ``argv`` replaces the command line (e.g. to start it inside a namespace)."""
     port = free_port()
     settings.setdefault("workers", 2)
     log = (log_dir or store.parent) / f"serve-{port}.log"
     env = nnserve_env(store, port=port, **settings)
+    argv = argv or [sys.executable, "-m", "service.cli", "serve", *args]
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", *args], env=env,
+        proc = subprocess.Popen(argv, env=env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                 cwd=ROOT)
     server = Server(store, port, proc, log)

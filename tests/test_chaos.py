@@ -25,10 +25,7 @@ from sklearn.datasets import load_iris
 from service.store import ModelStore
 from tests.factories import publish_trained
 from tests.server import (
-    ROOT,
     Server,
-    free_port,
-    nnserve_env,
     start_server,
     start_worker,
     wait_job,
@@ -224,21 +221,9 @@ def _start_with_small_models_fs(store: Path, size: str) -> Server:
     while job records and datasets (the rest of the store) stay writable."""
     models = store / "models"
     models.mkdir(parents=True)
-    port = free_port()
-    log = store.parent / f"serve-{port}.log"
     script = (f"mount -t tmpfs -o size={size} nnserve-test {shlex.quote(str(models))} "
               '&& exec "$0" -m service.cli serve')
-    with log.open("wb") as out:
-        proc = subprocess.Popen(["unshare", "--mount", "sh", "-c", script, sys.executable],
-                                env=nnserve_env(store, port=port, workers=2), stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
-    server = Server(store, port, proc, log)
-    try:
-        server.wait_ready()
-    except BaseException:
-        server.stop(signal.SIGKILL)
-        raise
-    return server
+    return start_server(store, argv=["unshare", "--mount", "sh", "-c", script, sys.executable])
 
 
 def _in_ns(server: Server, command: str) -> subprocess.CompletedProcess:

@@ -6,11 +6,9 @@ import os
 import socket
 import threading
 import time
-import uuid
 
 import numpy as np
 import pytest
-import redis
 
 from service.config import Settings
 from service.errors import Conflict, NotFound, TooManyRequests, Unprocessable
@@ -20,29 +18,12 @@ from service.jobs.records import iso
 from service.jobs.worker import end_own_jobs
 from service.store import ModelStore
 
-REDIS_URL = os.environ.get("NNSERVE_TEST_REDIS", "redis://127.0.0.1:6379/15")
-
 
 def tiny_data(rows: int = 60, classes: int = 3, features: int = 4, seed: int = 0):
     rng = np.random.default_rng(seed)
     y = np.arange(rows) % classes
     X = rng.normal(size=(rows, features)) + y[:, None] * 2.0
     return X, y
-
-
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def backend(request):
-    """(queue setting, namespace); for Redis a unique namespace removed afterwards."""
-    if request.param == "sqlite":
-        yield "sqlite", "nnserve"
-        return
-    client = redis.Redis.from_url(REDIS_URL)
-    client.ping()  # an unreachable Redis fails the test, it does not skip it
-    ns = f"nnt{uuid.uuid4().hex[:12]}"
-    yield REDIS_URL, ns
-    keys = list(client.scan_iter(match=f"{ns}:*")) + list(client.scan_iter(match=f"huey.*.{ns}"))
-    if keys:
-        client.delete(*keys)
 
 
 @pytest.fixture

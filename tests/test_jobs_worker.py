@@ -9,12 +9,10 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
-import redis
 
 from service.config import Settings
 from service.errors import Conflict, NotFound
@@ -22,7 +20,6 @@ from service.jobs import JobService
 from service.store import ModelStore
 
 ROOT = Path(__file__).resolve().parents[1]
-REDIS_URL = os.environ.get("NNSERVE_TEST_REDIS", "redis://127.0.0.1:6379/15")
 FAST = {"heartbeat_interval": 0.2, "heartbeat_timeout": 2.0, "graceful_timeout": 2}
 SMALL = {"hidden_layers": [8], "epochs": 5, "batch_size": 16}
 ENDLESS = {"hidden_layers": [8], "epochs": 100_000, "batch_size": 60, "early_stopping": False,
@@ -40,20 +37,6 @@ def tiny_data(rows: int = 60, classes: int = 3, features: int = 4):
     rng = np.random.default_rng(0)
     y = np.arange(rows) % classes
     return rng.normal(size=(rows, features)) + y[:, None] * 2.0, y
-
-
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def backend(request):
-    if request.param == "sqlite":
-        yield "sqlite", "nnserve"
-        return
-    client = redis.Redis.from_url(REDIS_URL)
-    client.ping()  # an unreachable Redis fails the test, it does not skip it
-    ns = f"nnt{uuid.uuid4().hex[:12]}"
-    yield REDIS_URL, ns
-    keys = list(client.scan_iter(match=f"{ns}:*")) + list(client.scan_iter(match=f"huey.*.{ns}"))
-    if keys:
-        client.delete(*keys)
 
 
 class Harness:
