@@ -45,12 +45,17 @@ def body_doc(schema: type[Schema], *content_types: str,
 
 def problems(blp: Blueprint, *codes: int) -> Callable:
     """Document the problem+json error responses a view can give."""
-    decorators = [blp.alt_response(code, schema=ProblemSchema, content_type=PROBLEM_JSON,
-                                   success=False) for code in codes]
+    return doc_only(*[blp.alt_response(code, schema=ProblemSchema, content_type=PROBLEM_JSON,
+                                       success=False) for code in codes])
 
+
+def doc_only(*decorators: Callable) -> Callable:
+    """Apply flask-smorest decorators for the docs they record, without their wrappers.
+
+    Each wrapper adds a call layer to every request; a view that builds its own ``Response``
+    (the prediction routes) needs none of them.
+    """
     def document(func: Callable) -> Callable:
-        # Keep only the docs alt_response builds: its wrappers would add a call layer per code
-        # to every request of the hot paths.
         func._apidoc = reduce(lambda f, d: d(f), decorators, func)._apidoc
         return func
 

@@ -7,7 +7,7 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from service.api.body import json_object, load
-from service.api.docs import body_doc, problems
+from service.api.docs import body_doc, doc_only, problems
 from service.api.schemas import PredictRequestSchema, PredictResponseSchema
 from service.handlers.predict import parse_ref, predict
 from service.runtime import get_runtime
@@ -18,7 +18,7 @@ _request = PredictRequestSchema()
 
 @blp.route("/predict", methods=["POST"])
 @body_doc(PredictRequestSchema)
-@blp.response(200, PredictResponseSchema)
+@doc_only(blp.response(200, PredictResponseSchema))
 @problems(blp, 400, 404, 413, 422)
 def post_predict() -> Response:
     """Predict class probabilities for rows of features.
