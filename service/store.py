@@ -15,13 +15,9 @@ import fcntl
 import hashlib
 import json
 import os
-import re
-import secrets
 import shutil
-import socket
 import stat
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,88 +30,25 @@ from service.names import (
     validate_alias,
     validate_model_name,
 )
+from service.store_files import (
+    VERSION_DIR,
+    fsync_path,
+    is_kind,
+    is_stale,
+    read_nofollow,
+    tmp_name,
+    version_markers,
+    write_synced,
+)
 
 __all__ = ["ArtifactCorrupt", "ModelStore", "parse_version", "validate_alias",
            "validate_model_name"]
-
-_VERSION_DIR = re.compile(r"[1-9][0-9]*")
-
-
-def _origin() -> str:
-    """Who may judge a pid: same host name, boot and pid namespace (containers differ)."""
-    parts = [socket.gethostname()]
-    for path in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
-        with contextlib.suppress(OSError):
-            parts.append(os.readlink(path) if path.endswith("/pid") else Path(path).read_text())
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
-
-
-_ORIGIN = _origin()
 
 
 class ArtifactCorrupt(ServiceUnavailable):
     """A stored artifact is missing, truncated or fails its sha256 check (503)."""
 
     slug = "artifact-corrupt"
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    """Create ``path`` (exclusively), write ``data`` and fsync it."""
-    with open(path, "xb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _read_file(path: Path) -> bytes:
-    """Read a regular file, refusing to follow a symlink (OSError ELOOP)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as f:
-        return f.read()
-
-
-def _is(path: Path, kind: Callable[[int], bool] = stat.S_ISDIR) -> bool:
-    """Whether ``path`` itself (never a symlink's target) is a dir (or ``kind``)."""
-    try:
-        return kind(os.lstat(path).st_mode)
-    except FileNotFoundError:
-        return False
-
-
-def _markers(alloc: Path) -> list[int]:
-    return [int(n) for n in os.listdir(alloc) if _VERSION_DIR.fullmatch(n)]
-
-
-def _tmp_name(kind: str, tag: object) -> str:
-    # ".<kind>-<tag>-<pid>-<rand>-<origin>": recover() judges the pid only if from our origin.
-    return f".{kind}-{tag}-{os.getpid()}-{secrets.token_hex(4)}-{_ORIGIN}"
-
-
-def _stale(entry: os.DirEntry[str], grace: float) -> bool:
-    """A temp entry older than ``grace`` seconds or whose creator (same origin) is dead."""
-    try:
-        if time.time() - entry.stat(follow_symlinks=False).st_mtime > grace:
-            return True
-    except FileNotFoundError:
-        return False
-    _, _, pid, _, origin = (entry.name.split("-", 4) + [""] * 5)[:5]
-    if origin != _ORIGIN or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # EPERM: the pid exists
-        pass
-    return False
 
 
 class ModelStore:
@@ -131,14 +64,14 @@ class ModelStore:
     def _model_dir(self, name: str) -> Path:
         """The model's dir; NotFound when absent (a symlink counts as absent)."""
         path = self.models_dir / validate_model_name(name)
-        if not _is(path):
+        if not is_kind(path):
             raise NotFound(f"model {name!r} not found")
         return path
 
     def _version_dir(self, name: str, version: int | str) -> Path:
         version = parse_version(version)
         path = self._model_dir(name) / str(version)
-        if not _is(path):
+        if not is_kind(path):
             raise NotFound(f"version {version} of model {name!r} not found")
         return path
 
@@ -146,7 +79,7 @@ class ModelStore:
         path = self.models_dir / validate_model_name(name)
         with contextlib.suppress(FileExistsError):
             path.mkdir()
-        if not _is(path):
+        if not is_kind(path):
             raise ServiceError(f"store entry models/{name} is not a directory; refusing to use it")
         return path
 
@@ -166,7 +99,7 @@ class ModelStore:
     def _version_numbers(model_dir: Path) -> list[int]:
         return sorted(
             int(e.name) for e in os.scandir(model_dir)
-            if _VERSION_DIR.fullmatch(e.name) and e.is_dir(follow_symlinks=False)
+            if VERSION_DIR.fullmatch(e.name) and e.is_dir(follow_symlinks=False)
         )
 
     def versions(self, name: str) -> list[int]:
@@ -199,14 +132,14 @@ class ModelStore:
         """The ``meta.json`` of one version."""
         path = self._version_dir(name, version) / "meta.json"
         try:
-            return json.loads(_read_file(path))
+            return json.loads(read_nofollow(path))
         except (OSError, ValueError) as e:
             raise ArtifactCorrupt(f"metadata of {name} v{version} is unreadable: {e}") from e
 
     def artifact_path(self, name: str, version: int) -> Path:
         """Path of the version's ``model.npz`` (the version must exist; never a symlink)."""
         path = self._version_dir(name, version) / "model.npz"
-        if not _is(path, stat.S_ISREG):
+        if not is_kind(path, stat.S_ISREG):
             raise ArtifactCorrupt(f"artifact of {name} v{version} is missing or not a file")
         return path
 
@@ -215,7 +148,7 @@ class ModelStore:
         meta = self.meta(name, version)
         label = f"{name} v{parse_version(version)}"
         try:
-            data = _read_file(self.artifact_path(name, version))
+            data = read_nofollow(self.artifact_path(name, version))
         except FileNotFoundError:
             self._version_dir(name, version)  # deleted meanwhile → NotFound
             raise ArtifactCorrupt(f"artifact of {label} is missing") from None
@@ -257,10 +190,10 @@ class ModelStore:
         alloc = model_dir / ".alloc"
         with contextlib.suppress(FileExistsError):
             alloc.mkdir()
-        if not _is(alloc):
+        if not is_kind(alloc):
             raise ServiceError(f"store entry {alloc} is not a directory; refusing to use it")
         with self._lock(model_dir, ".alloc.lock"):
-            version = max(_markers(alloc) + self._version_numbers(model_dir), default=0) + 1
+            version = max(version_markers(alloc) + self._version_numbers(model_dir), default=0) + 1
             while True:
                 try:
                     os.close(os.open(alloc / str(version), os.O_CREAT | os.O_EXCL, 0o644))
@@ -277,17 +210,17 @@ class ModelStore:
                 "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
                 "artifact_sha256": hashlib.sha256(artifact).hexdigest(),
                 "artifact_bytes": len(artifact)}
-        tmp = model_dir / _tmp_name("tmp", version)
+        tmp = model_dir / tmp_name("tmp", version)
         tmp.mkdir()
         try:
-            _write_file(tmp / "model.npz", artifact)
-            _write_file(tmp / "meta.json", json.dumps(meta, indent=2, sort_keys=True).encode())
-            _fsync(tmp)
+            write_synced(tmp / "model.npz", artifact)
+            write_synced(tmp / "meta.json", json.dumps(meta, indent=2, sort_keys=True).encode())
+            fsync_path(tmp)
             os.rename(tmp, model_dir / str(version))
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        _fsync(model_dir)
+        fsync_path(model_dir)
         return version
 
     def delete_version(self, name: str, version: int) -> None:
@@ -299,12 +232,12 @@ class ModelStore:
             if holders:
                 raise Conflict(f"version {version} of model {name!r} is aliased as "
                                f"{', '.join(holders)}; move or delete the alias first")
-            trash = model_dir / _tmp_name("del", version)
+            trash = model_dir / tmp_name("del", version)
             try:
                 os.rename(self._version_dir(name, version), trash)
             except FileNotFoundError:
                 raise NotFound(f"version {version} of model {name!r} not found") from None
-        _fsync(model_dir)
+        fsync_path(model_dir)
         shutil.rmtree(trash, ignore_errors=True)
 
     # -- aliases -------------------------------------------------------------------------------
@@ -322,7 +255,7 @@ class ModelStore:
     @staticmethod
     def _read_aliases(model_dir: Path) -> dict[str, int]:
         try:
-            raw = _read_file(model_dir / "aliases.json")
+            raw = read_nofollow(model_dir / "aliases.json")
         except FileNotFoundError:
             return {}
         try:
@@ -331,14 +264,14 @@ class ModelStore:
             raise ServiceError(f"{model_dir.name}/aliases.json is unreadable: {e}") from e
 
     def _write_aliases(self, model_dir: Path, aliases: dict[str, int]) -> None:
-        tmp = model_dir / _tmp_name("tmp", "aliases")
+        tmp = model_dir / tmp_name("tmp", "aliases")
         try:
-            _write_file(tmp, json.dumps(aliases, indent=2, sort_keys=True).encode())
+            write_synced(tmp, json.dumps(aliases, indent=2, sort_keys=True).encode())
             os.replace(tmp, model_dir / "aliases.json")
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync(model_dir)
+        fsync_path(model_dir)
 
     def aliases(self, name: str) -> dict[str, int]:
         """``{alias: version}`` of one model."""
@@ -378,7 +311,7 @@ class ModelStore:
                 continue
             for entry in os.scandir(model.path):
                 if entry.name.startswith(".del-") or (
-                        entry.name.startswith(".tmp-") and _stale(entry, grace)):
+                        entry.name.startswith(".tmp-") and is_stale(entry, grace)):
                     if entry.is_dir(follow_symlinks=False):
                         shutil.rmtree(entry.path, ignore_errors=True)
                     else:
@@ -386,19 +319,19 @@ class ModelStore:
                             os.unlink(entry.path)
                     removed.append(f"{model.name}/{entry.name}")
             alloc = Path(model.path) / ".alloc"
-            if _is(alloc):
+            if is_kind(alloc):
                 with self._lock(Path(model.path), ".alloc.lock"):
-                    for number in sorted(_markers(alloc))[:-1]:  # the highest one must stay
+                    for number in sorted(version_markers(alloc))[:-1]:  # the highest one must stay
                         (alloc / str(number)).unlink(missing_ok=True)
         return removed
 
     def writable(self) -> tuple[bool, str]:
         """Probe (for /readyz): create, fsync and remove a 64 KiB temp file in the store, so a
         full disk shows, not only a read-only one."""
-        probe = self.models_dir / _tmp_name("probe", "w")
+        probe = self.models_dir / tmp_name("probe", "w")
         try:
             try:
-                _write_file(probe, bytes(64 * 1024))
+                write_synced(probe, bytes(64 * 1024))
             finally:
                 probe.unlink(missing_ok=True)
         except OSError as e:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import service.store as store_mod
+import service.store_files as store_files
 from service.errors import Conflict, NotFound, ServiceError, Unprocessable
 from service.store import (
     ArtifactCorrupt,
@@ -25,7 +26,7 @@ from service.store import (
 )
 
 CTX = multiprocessing.get_context("spawn")
-ORIGIN = store_mod._ORIGIN
+ORIGIN = store_files.ORIGIN
 
 
 @pytest.fixture
@@ -119,7 +120,7 @@ def test_marker_pruning_cannot_hand_out_a_number_twice(
         others.extend([store._allocate(mdir), store._allocate(mdir)])
         store.recover()
 
-    real_markers = store_mod._markers
+    real_markers = store_mod.version_markers
     threads: list[threading.Thread] = []
 
     def markers_then_interfere(alloc: Path) -> list[int]:
@@ -130,7 +131,7 @@ def test_marker_pruning_cannot_hand_out_a_number_twice(
             threads[0].join(0.5)  # they block on the allocation lock, as they should
         return found
 
-    monkeypatch.setattr(store_mod, "_markers", markers_then_interfere)
+    monkeypatch.setattr(store_mod, "version_markers", markers_then_interfere)
     mine = store._allocate(mdir)
     threads[0].join(5)
     assert sorted([mine, *others]) == [2, 3, 4]
@@ -169,7 +170,7 @@ def test_crashed_publish_is_invisible_recovered_and_its_number_not_reused(
 
 
 def _slow_publisher(root: Path, ready) -> None:
-    original = store_mod._write_file
+    original = store_mod.write_synced
 
     def write_then_hang(path: Path, data: bytes) -> None:
         original(path, data)
@@ -177,7 +178,7 @@ def _slow_publisher(root: Path, ready) -> None:
             ready.set()
             time.sleep(60)
 
-    store_mod._write_file = write_then_hang
+    store_mod.write_synced = write_then_hang
     ModelStore(root).publish("iris", b"y" * 4096, {})
 
 
@@ -406,7 +407,7 @@ def test_writable_probe(store: ModelStore, monkeypatch: pytest.MonkeyPatch) -> N
     def fail(path: Path, data: bytes) -> None:
         raise OSError(30, "Read-only file system")
 
-    monkeypatch.setattr(store_mod, "_write_file", fail)
+    monkeypatch.setattr(store_mod, "write_synced", fail)
     ok, why = store.writable()
     assert not ok and "Read-only" in why
 
