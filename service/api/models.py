@@ -21,13 +21,6 @@ blp = Blueprint("models", __name__, description="Model registry: versions and al
 _alias_request = AliasRequestSchema()
 
 
-def _version(name: str, version: str) -> int:
-    validate_model_name(name)
-    v = parse_version(version)
-    get_runtime().store.meta(name, v)  # 404 when absent
-    return v
-
-
 @blp.route("/models", methods=["GET"])
 @blp.response(200, ModelListSchema)
 def list_models() -> dict:
@@ -52,8 +45,7 @@ def get_model(name: str) -> dict:
 @problems(blp, 404, 422)
 def get_version(name: str, version: str) -> dict:
     """Metadata of one version: params, classes, metrics, history, dataset and artifact hashes."""
-    v = _version(name, version)
-    return get_runtime().store.meta(name, v)
+    return get_runtime().store.meta(name, parse_version(version))
 
 
 @blp.route("/models/<name>/versions/<version>", methods=["DELETE"],
@@ -62,7 +54,7 @@ def get_version(name: str, version: str) -> dict:
 @problems(blp, 404, 409, 422)
 def delete_version(name: str, version: str) -> Response:
     """Delete a version (409 while an alias points at it)."""
-    get_runtime().store.delete_version(name, _version(name, version))
+    get_runtime().store.delete_version(name, parse_version(version))
     return Response(status=204)
 
 
@@ -73,11 +65,12 @@ def delete_version(name: str, version: str) -> Response:
 @problems(blp, 404, 422)
 def get_artifact(name: str, version: str) -> Response:
     """Download the version's ``model.npz`` (numeric arrays only; load with allow_pickle=False)."""
-    v = _version(name, version)
+    v = parse_version(version)
     store = get_runtime().store
+    meta = store.meta(name, v)  # 404 before any file is opened
     return send_file(store.artifact_path(name, v), mimetype="application/octet-stream",
                      as_attachment=True, download_name=f"{name}-v{v}.npz",
-                     etag=store.meta(name, v)["artifact_sha256"])
+                     etag=meta["artifact_sha256"])
 
 
 @blp.route("/models/<name>/aliases/<alias>", methods=["PUT"],
