@@ -63,10 +63,12 @@ class ModelCache:
     loader : ``bytes -> model``; a ``ValueError`` from it (``models.ArtifactError`` is one)
         becomes ``ArtifactCorrupt``. Default: ``MLPClassifier.load``.
     racy_window : seconds during which a fresh freshness token is not trusted.
+    retry_corrupt : seconds a version whose artifact failed to load is answered from memory
+        (ArtifactCorrupt again) before it is read again, unless the model dir changes first.
     """
 
     def __init__(self, store: ModelStore, capacity: int = 16, loader: Loader | None = None,
-                 racy_window: float = 1.0) -> None:
+                 racy_window: float = 1.0, retry_corrupt: float = 5.0) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.store = store
@@ -79,6 +81,9 @@ class ModelCache:
         self._tokens: dict[str, int] = {}  # name → token its cached versions were checked at
         # (name, ref) exactly as asked → (token, (name, version)), for trusted tokens only
         self._answers: dict[tuple[str, Ref | None], tuple[int, tuple[str, int]]] = {}
+        # (name, version) whose artifact failed → (token, retry after (monotonic s), detail)
+        self._failed: dict[tuple[str, int], tuple[int, float, str]] = {}
+        self._retry_corrupt = retry_corrupt
         self._loading: dict[tuple[str, int], threading.Lock] = {}
 
     def loaded_count(self) -> int:
@@ -124,7 +129,14 @@ class ModelCache:
             if hit is not None:
                 self._models.move_to_end(key)
                 return hit
-        return self._load(key)
+        failed = self._failed.get(key)
+        if failed is not None and failed[0] == token and time.monotonic() < failed[1]:
+            raise ArtifactCorrupt(failed[2])  # not re-read and re-hashed on every request
+        try:
+            return self._load(key)
+        except ArtifactCorrupt as exc:
+            self._failed[key] = (token, time.monotonic() + self._retry_corrupt, exc.detail)
+            raise
 
     def _sweep(self, name: str, token: int, trusted: bool) -> None:
         """The model dir changed: forget stale resolutions, evict versions that are gone."""

@@ -180,6 +180,26 @@ def test_corrupt_new_version_raises_and_old_one_keeps_serving(
     assert cache.loaded_count() == 1 and loader.loads == [b"v1"]
 
 
+def test_a_corrupt_artifact_is_not_reread_on_every_request(
+        store: ModelStore, loader: FakeLoader, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = ModelCache(store, loader=loader, retry_corrupt=60.0)
+    store.publish("iris", b"v1", {})
+    store.artifact_path("iris", 1).write_bytes(b"xx")
+    age(store, "iris")
+    reads = []
+    real_read = store.read_artifact
+    monkeypatch.setattr(store, "read_artifact", lambda *a: reads.append(a) or real_read(*a))
+    for _ in range(5):
+        with pytest.raises(ArtifactCorrupt, match="iris v1"):
+            cache.get("iris")
+    assert len(reads) == 1
+    store.publish("iris", b"v2", {})  # the model dir changed: look again
+    assert cache.get("iris").version == 2
+    with pytest.raises(ArtifactCorrupt):
+        cache.get("iris", 1)
+    assert len(reads) == 3
+
+
 def test_loader_error_becomes_artifact_corrupt(
         store: ModelStore, cache: ModelCache) -> None:
     store.publish("iris", b"v1", {})
