@@ -157,12 +157,16 @@ class MLPClassifier:
 
     # ------------------------------------------------------------------ inference
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: Any, check_input: bool = True) -> np.ndarray:
         """Class probabilities.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features_in_)
+        check_input : bool, default True
+            Check that ``X`` is a finite 2-D numeric array of the right width. Only a caller
+            that has already checked it (the service, on every request) should pass False;
+            unchecked input gives undefined results.
 
         Returns
         -------
@@ -170,10 +174,11 @@ class MLPClassifier:
             In the model's dtype; columns in ``classes_`` order, rows summing to 1.
         """
         self._check_fitted()
-        X = as_float_matrix(X, "X")
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, the model expects "
-                             f"{self.n_features_in_}")
+        if check_input:
+            X = as_float_matrix(X, "X")
+            if X.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {X.shape[1]} features, the model expects "
+                                 f"{self.n_features_in_}")
         return self.network_.feedforward(self.scaler_.transform(X, self.network_.dtype))
 
     def predict(self, X: Any) -> np.ndarray:

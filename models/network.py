@@ -80,6 +80,7 @@ class Network:
         self.grad = np.zeros(n_params, dtype=self.dtype)
         self.weights, self.biases = _layer_views(self.params, self.sizes)
         self.weight_grads, self.bias_grads = _layer_views(self.grad, self.sizes)
+        self._activations = [ACTIVATIONS[self.layer_activation(i)] for i in range(self.n_layers)]
         self._workspace: _Workspace | None = None
 
     @property
@@ -120,10 +121,10 @@ class Network:
         probs : ndarray of shape (n_samples, sizes[-1])
         """
         a = X
-        for layer, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+        for W, b, activation in zip(self.weights, self.biases, self._activations, strict=True):
             a = a @ W
             a += b
-            ACTIVATIONS[self.layer_activation(layer)](a)
+            activation(a)
         return a
 
     def backprop(self, X: np.ndarray, y: np.ndarray, l2: float = 0.0) -> tuple[float, int]:

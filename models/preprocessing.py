@@ -35,6 +35,7 @@ class StandardScaler:
     def __init__(self, mean: np.ndarray | None = None, scale: np.ndarray | None = None) -> None:
         self.mean_ = None if mean is None else np.asarray(mean, dtype=np.float64)
         self.scale_ = None if scale is None else np.asarray(scale, dtype=np.float64)
+        self._cast: dict[tuple[np.dtype, np.dtype], tuple[np.ndarray, np.ndarray]] = {}
 
     def fit(self, X: np.ndarray, rows: np.ndarray | None = None) -> StandardScaler:
         """Compute column means and standard deviations of ``X`` (or of ``X[rows]``).
@@ -80,6 +81,7 @@ class StandardScaler:
             tiny = 10 * np.finfo(X.dtype).eps * np.maximum(np.abs(mean), 1.0)
         self.mean_ = mean
         self.scale_ = np.where(std > tiny, std, 1.0)
+        self._cast = {}
         return self
 
     def is_finite(self) -> bool:
@@ -117,10 +119,26 @@ class StandardScaler:
         -------
         out : ndarray of shape (n_samples, n_features)
         """
-        work = np.result_type(X.dtype, out.dtype)
-        np.subtract(X, self.mean_.astype(work), out=out, casting="same_kind")
-        out *= (1.0 / self.scale_).astype(out.dtype)
+        mean, inv_scale = self.cast(np.result_type(X.dtype, out.dtype), out.dtype)
+        np.subtract(X, mean, out=out, casting="same_kind")
+        out *= inv_scale
         return out
+
+    def cast(self, mean_dtype: np.dtype, scale_dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+        """``mean_`` as ``mean_dtype`` and ``1 / scale_`` as ``scale_dtype``, computed once per
+        pair of dtypes (a served model transforms a few rows per request: the casts would cost as
+        much as the transform).
+
+        Returns
+        -------
+        mean : ndarray of shape (n_features,)
+        inv_scale : ndarray of shape (n_features,)
+        """
+        key = (np.dtype(mean_dtype), np.dtype(scale_dtype))
+        cast = self._cast.get(key)
+        if cast is None:
+            cast = self._cast[key] = (self.mean_.astype(key[0]), (1.0 / self.scale_).astype(key[1]))
+        return cast
 
 
 class LabelEncoder:

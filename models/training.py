@@ -82,8 +82,7 @@ class Batches:
         self._batch = np.empty(size, dtype=dtype)
         # Gather in X's own dtype when it is wider, so centring loses no precision.
         self._raw = self._batch if X.dtype == dtype else np.empty(size, dtype=X.dtype)
-        self._mean = scaler.mean_.astype(X.dtype)
-        self._inv_scale = (1.0 / scaler.scale_).astype(dtype)
+        self._mean, self._inv_scale = scaler.cast(X.dtype, dtype)
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -111,6 +111,12 @@ def from_infrastructure(exc: BaseException) -> ServiceError | None:
     return None
 
 
+def invalid_fields(errors: dict[str, list[str]]) -> Unprocessable:
+    """A 422 for several invalid fields: ``errors`` as given, ``detail`` listing them all."""
+    detail = "; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in errors.items())
+    return Unprocessable(detail, errors=errors)
+
+
 def field_error(field: str, message: str, cls: type[ServiceError] = Unprocessable) -> ServiceError:
     """One validation error that names its field: ``detail`` and ``errors`` both say it."""
     return cls(f"{field}: {message}", errors={field: [message]})

@@ -6,14 +6,13 @@ import orjson
 from flask import Response
 from flask_smorest import Blueprint
 
-from service.api.body import json_object, load
+from service.api.body import json_object
 from service.api.docs import body_doc, doc_only, problems
 from service.api.schemas import PredictRequestSchema, PredictResponseSchema
-from service.handlers.predict import parse_ref, predict
+from service.handlers.predict import predict, read_request
 from service.runtime import get_runtime
 
 blp = Blueprint("predict", __name__, description="Class probabilities from a model version")
-_request = PredictRequestSchema()
 
 
 @blp.route("/predict", methods=["POST"])
@@ -26,11 +25,10 @@ def post_predict() -> Response:
     Rows come back in request order; each probability row sums to 1 and its columns follow
     ``classes``. ``version`` is a number, ``latest`` or an alias (default: the newest).
     """
-    req = load(_request, json_object())
+    model, ref, rows = read_request(json_object())
     runtime = get_runtime()
-    result = predict(runtime.cache, runtime.settings, req["model"], parse_ref(req["version"]),
-                     req["instances"], field="instances")
+    result = predict(runtime.cache, runtime.settings, model, ref, rows, field="instances")
     body = {"model": result.model, "version": result.version, "classes": result.classes,
             "probabilities": result.probabilities, "labels": result.labels}
     return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
-                    mimetype="application/json")
+                    content_type="application/json")
