@@ -89,7 +89,9 @@ class StandardScaler:
         return bool(np.isfinite(self.mean_).all() and np.isfinite(self.scale_).all())
 
     def transform(self, X: np.ndarray, dtype: np.dtype | str = np.float32) -> np.ndarray:
-        """Return ``(X - mean_) / scale_`` as a new C-contiguous array of ``dtype``.
+        """Return ``(X - mean_) / scale_`` as a new array of ``dtype``.
+
+        The centring runs in the wider of ``X``'s dtype and ``dtype``.
 
         Parameters
         ----------
@@ -101,28 +103,10 @@ class StandardScaler:
         -------
         X_scaled : ndarray of shape (n_samples, n_features)
         """
-        out = np.empty(X.shape, dtype=dtype)
-        self.transform_into(X, out)
-        return out
-
-    def transform_into(self, X: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Write ``(X - mean_) / scale_`` into ``out`` (which may be ``X`` itself).
-
-        The subtraction runs in the wider of the two dtypes, the scaling in ``out``'s dtype.
-
-        Parameters
-        ----------
-        X : ndarray of shape (n_samples, n_features)
-        out : ndarray of shape (n_samples, n_features)
-
-        Returns
-        -------
-        out : ndarray of shape (n_samples, n_features)
-        """
-        mean, inv_scale = self.cast(np.result_type(X.dtype, out.dtype), out.dtype)
-        np.subtract(X, mean, out=out, casting="same_kind")
+        mean, inv_scale = self.cast(np.result_type(X.dtype, dtype), dtype)
+        out = np.subtract(X, mean, dtype=mean.dtype)
         out *= inv_scale
-        return out
+        return out if out.dtype == dtype else out.astype(dtype)
 
     def cast(self, mean_dtype: np.dtype, scale_dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
         """``mean_`` as ``mean_dtype`` and ``1 / scale_`` as ``scale_dtype``, computed once per
@@ -137,7 +121,8 @@ class StandardScaler:
         key = (np.dtype(mean_dtype), np.dtype(scale_dtype))
         cast = self._cast.get(key)
         if cast is None:
-            cast = self._cast[key] = (self.mean_.astype(key[0]), (1.0 / self.scale_).astype(key[1]))
+            cast = (self.mean_.astype(key[0]), (1.0 / self.scale_).astype(key[1]))
+            self._cast[key] = cast
         return cast
 
 

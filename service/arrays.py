@@ -6,6 +6,7 @@ element-wise marshmallow fields cost ~40x more on large arrays.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -60,10 +61,12 @@ def check_matrix(arr: np.ndarray, field: str, *, max_rows: int, max_features: in
         raise field_error(field, f"has {n_rows} rows; the limit is {max_rows}")
     if n_features > max_features:
         raise field_error(field, f"has {n_features} features per row; the limit is {max_features}")
-    with np.errstate(over="ignore"):
+    # A NaN or an infinity makes the float64 sum non-finite; only then is each cell looked at
+    # (a float64 sum of finite cells can overflow too, but those cells then pass).
+    with np.errstate(over="ignore", invalid="ignore"):
         out = np.ascontiguousarray(arr, dtype=dtype)
-    finite = np.isfinite(out)
-    if not finite.all():
+        total = np.add.reduce(out, axis=None, dtype=np.float64)
+    if not math.isfinite(total) and not (finite := np.isfinite(out)).all():
         row, col = (int(i) for i in np.argwhere(~finite)[0])
         problem = "is not finite" if not np.isfinite(arr[row, col]) else "overflows float32"
         path = f"{field}[{row}][{col}]"

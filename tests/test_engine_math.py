@@ -38,6 +38,13 @@ def test_softmax_rows_sum_to_one_and_stay_finite(Z):
     np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-12)
 
 
+def test_softmax_of_a_few_rows_matches_the_batched_form():
+    Z = np.random.default_rng(0).normal(scale=30, size=(16, 10))
+    batched = softmax(Z.copy())                      # 8 rows or more: the transposed form
+    for i in range(len(Z)):
+        np.testing.assert_allclose(softmax(Z[i:i + 1].copy()), batched[i:i + 1], rtol=1e-12)
+
+
 @settings(max_examples=50, deadline=None)
 @given(_logits(), st.data())
 def test_log_loss_is_non_negative_and_finite(Z, data):

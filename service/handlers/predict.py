@@ -84,7 +84,7 @@ def predict(cache: ModelCache, settings: Settings, name: str, ref: int | str | N
     check_width(matrix, field, loaded.model.n_features_in_, name)
     proba = loaded.model.predict_proba(matrix, check_input=False)  # checked just above
     classes = loaded.model.classes_
-    labels = classes[np.argmax(proba, axis=1)]
+    labels = classes[proba.argmax(axis=1)]
     metrics.record_prediction(name, loaded.version, matrix.shape[0])
     return Prediction(model=name, version=loaded.version, classes=classes.tolist(),
                       probabilities=proba, labels=labels.tolist(), loaded=loaded)
