@@ -31,8 +31,9 @@ _MAX_INT_DIGITS = 308
 def raw_body(req: Request | None = None) -> bytes:
     """The request body, refusing more than ``max_body_mb`` with 413 before reading it all."""
     req = req or request
+    environ = req.environ  # one context lookup, not one per use
     limit = current_app.config["NNSERVE"].max_body_bytes
-    header = req.environ.get("CONTENT_LENGTH")
+    header = environ.get("CONTENT_LENGTH")
     if not header:  # chunked: werkzeug's stream knows where it ends
         data = req.stream.read(limit + 1)
         if len(data) > limit:
@@ -51,7 +52,7 @@ def raw_body(req: Request | None = None) -> bytes:
     # Straight from the server's stream (WSGI lets us read exactly Content-Length bytes): the
     # werkzeug wrappers cost more than the read on small bodies, and io's read(n) would
     # allocate n bytes up front.
-    return req.environ["wsgi.input"].read(length)
+    return environ["wsgi.input"].read(length)
 
 
 def parse_json(data: bytes) -> Any:

@@ -40,7 +40,7 @@ def body_doc(schema: type[Schema], *content_types: str,
     body = {"required": True, "content": {ct: {"schema": schema} for ct in types}}
     if description:
         body["description"] = description
-    return Blueprint.doc(requestBody=body)
+    return doc_only(Blueprint.doc(requestBody=body))
 
 
 def problems(blp: Blueprint, *codes: int) -> Callable:
