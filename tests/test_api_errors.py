@@ -86,6 +86,22 @@ def test_invalid_train_payload_is_422_naming_the_field(client, mutate, field):
     assert field in body["errors"], body
 
 
+@pytest.mark.parametrize("payload, field, message", [
+    ({"instances": [[1.0]]}, "model", "Missing data for required field."),
+    ({"model": "m"}, "instances", "Missing data for required field."),
+    ({"model": 3, "instances": [[1.0]]}, "model", "Not a valid string."),
+    ({"model": "../etc", "instances": [[1.0]]}, "model", "must be 1-64 characters"),
+    ({"model": "m", "instances": [[1.0]], "rows": 1}, "rows", "Unknown field."),
+    ({"model": "m", "version": 0, "instances": [[1.0]]}, "version", "start at 1"),
+    ({"model": "m", "instances": [[1.0, 2.0], [1.0]]}, "instances[1]", "ragged"),
+])
+def test_invalid_predict_payload_is_422_naming_the_field(client, payload, field, message):
+    """/predict reads its body by hand: the same field paths and wording as the schemas give."""
+    body = _problem(client.post("/predict", json=payload), 422)
+    assert message in " ".join(body["errors"][field]), body
+    assert field in body["detail"]
+
+
 def test_nan_and_infinity_are_422_with_the_cell(client):
     raw = b'{"model": "m", "data": {"features": [[0, 1], [1, NaN], [1, 1], [0, 0]], ' \
           b'"labels": [0, 1, 1, 0]}}'
