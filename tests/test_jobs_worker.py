@@ -133,6 +133,32 @@ def test_train_publish_two_versions_and_skip_cancelled(harness):
     assert h.svc.get(skipped["job_id"])["status"] == "cancelled"
 
 
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def test_training_runs_at_idle_priority(harness):
+    """The worker and the process training a job yield their core to the API processes."""
+    h = harness
+    X, y = tiny_data()
+    job, _ = h.svc.submit("iris", X, y, ENDLESS)
+    worker = h.start_worker()
+    h.training(job["job_id"])
+    pids = [worker.pid, *_children(worker.pid)]
+    assert len(pids) >= 2, pids  # the consumer and its training process
+    for pid in pids:
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 19
+        assert os.sched_getscheduler(pid) == os.SCHED_IDLE
+
+
 def test_cancel_running_job_publishes_nothing(harness):
     h = harness
     X, y = tiny_data()
