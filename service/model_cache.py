@@ -20,6 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from service.errors import NotFound
@@ -38,6 +39,12 @@ class LoadedModel:
     version: int
     model: Any
     meta: dict[str, Any]
+
+    @cached_property
+    def classes(self) -> list[Any]:
+        """``model.classes_`` as a list of Python values (made once, answered with every
+        prediction)."""
+        return self.model.classes_.tolist()
 
 
 def load_mlp(data: bytes) -> Any:

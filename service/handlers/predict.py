@@ -15,7 +15,7 @@ from service.model_cache import LoadedModel, ModelCache
 from service.names import validate_model_name
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Prediction:
     """Probabilities of one request.
 
@@ -83,8 +83,8 @@ def predict(cache: ModelCache, settings: Settings, name: str, ref: int | str | N
     loaded = cache.get(name, ref)
     check_width(matrix, field, loaded.model.n_features_in_, name)
     proba = loaded.model.predict_proba(matrix, check_input=False)  # checked just above
-    classes = loaded.model.classes_
-    labels = classes[proba.argmax(axis=1)]
+    classes = loaded.classes
+    labels = [classes[i] for i in proba.argmax(axis=1).tolist()]
     metrics.record_prediction(name, loaded.version, matrix.shape[0])
-    return Prediction(model=name, version=loaded.version, classes=classes.tolist(),
-                      probabilities=proba, labels=labels.tolist(), loaded=loaded)
+    return Prediction(model=name, version=loaded.version, classes=classes,
+                      probabilities=proba, labels=labels, loaded=loaded)
