@@ -1,14 +1,15 @@
 """Serving benchmark: a real ``nnserve serve`` (2 sync workers) driven by wrk on loopback.
 
-Prints, from one run: req/s and p50/p99 of ``GET /healthz`` (the framework's floor),
-``POST /predict`` with 1 row of 64 features, rows/s with 1024 rows per request, and 1-row
-predictions again while a training job runs, with the ratios the targets are stated in
-(1-row predict >= 0.8 x healthz; >= 150 000 rows/s; latency during training <= 2 x idle).
+Prints, from one run: req/s and p50/p99 of ``GET /healthz`` (the framework's floor) and
+``POST /predict`` with 1 row of 64 features (``--rounds`` alternating rounds, the one with the
+median ratio shown), rows/s with 1024 rows per request, and 1-row predictions again while a
+training job runs, with the ratios the targets are stated in (1-row predict >= 0.8 x healthz;
+>= 150 000 rows/s; latency during training <= 2 x idle).
 
 Needs wrk (Debian package ``wrk``). Every request goes to 127.0.0.1 and each phase stops after
-``--seconds``.
+``--seconds`` (the alternating rounds share them).
 
-    .venv/bin/python bench/serve.py [--seconds 10] [--connections 4]
+    .venv/bin/python bench/serve.py [--seconds 10] [--connections 4] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="alternating healthz/1-row rounds sharing --seconds (median reported)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench/serve.py needs wrk: apt-get install wrk")
@@ -80,8 +83,15 @@ def main() -> None:
                 for _ in range(8):
                     requests.post(server.url + "/predict", data=body, timeout=30,
                                   headers={"Content-Type": "application/json"}).raise_for_status()
-            health = wrk(server.url + "/healthz", args.seconds, args.connections)
-            single = wrk(server.url + "/predict", args.seconds, args.connections, one)
+            # Alternate short rounds of the two, so drift in the machine's load (it is shared)
+            # hits both sides of the ratio alike; the round with the median ratio is reported.
+            rounds = []
+            for _ in range(args.rounds):
+                seconds = max(1, args.seconds // args.rounds)
+                rounds.append((wrk(server.url + "/healthz", seconds, args.connections),
+                               wrk(server.url + "/predict", seconds, args.connections, one)))
+            rounds.sort(key=lambda r: r[1]["rps"] / r[0]["rps"])
+            health, single = rounds[len(rounds) // 2]
             multi = wrk(server.url + "/predict", args.seconds, args.connections, batch)
             busy = _while_training(server.url, args, one)
         finally:
@@ -91,7 +101,9 @@ def main() -> None:
     for name, r in (("GET /healthz", health), ("POST /predict 1 row", single),
                     ("POST /predict 1024 rows", multi), ("1 row, training running", busy)):
         print(f"{name:<28}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}")
-    print(f"1-row predict / healthz rate: {single['rps'] / health['rps']:.2f} (target >= 0.80)")
+    ratios = ", ".join(f"{p['rps'] / h['rps']:.2f}" for h, p in rounds)
+    print(f"1-row predict / healthz rate: {single['rps'] / health['rps']:.2f} (target >= 0.80; "
+          f"median of rounds {ratios})")
     print(f"1024-row batches: {rows_per_s:,.0f} rows/s (target >= 150,000)")
     print(f"1-row predict during training / idle: p50 {busy['p50_ms'] / single['p50_ms']:.2f}, "
           f"p99 {busy['p99_ms'] / single['p99_ms']:.2f} (target <= 2)")
