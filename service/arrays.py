@@ -68,7 +68,7 @@ def check_matrix(arr: np.ndarray, field: str, *, max_rows: int, max_features: in
         limit = _FLOAT32_MAX if dtype is np.float32 else float(np.finfo(dtype).max)
         if not (-limit <= float(np.minimum.reduce(arr, axis=None))
                 and float(np.maximum.reduce(arr, axis=None)) <= limit):
-            raise _not_finite(arr, field, dtype)
+            return _cast_at_the_limit(arr, field, dtype)
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
@@ -79,15 +79,20 @@ def check_width(arr: np.ndarray, field: str, expected: int, model: str) -> None:
         raise field_error(field, f"model {model!r} expects {expected} features per row, got {got}")
 
 
-def _not_finite(arr: np.ndarray, field: str, dtype: type) -> Unprocessable:
+def _cast_at_the_limit(arr: np.ndarray, field: str, dtype: type) -> np.ndarray:
+    """Cast cells that are non-finite or beyond ``dtype``'s largest value: those that round to it
+    are kept, the first that is or becomes infinite (or NaN) is refused, naming its cell."""
     with np.errstate(over="ignore", invalid="ignore"):
-        finite = np.isfinite(arr.astype(dtype))
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    finite = np.isfinite(out)
+    if finite.all():
+        return out
     row, col = (int(i) for i in np.argwhere(~finite)[0])
     problem = ("is not finite" if not np.isfinite(arr[row, col])
                else f"overflows {np.dtype(dtype).name}")
     path = f"{field}[{row}][{col}]"
-    return Unprocessable(f"{path} {problem}; NaN and Infinity are not allowed",
-                         errors={path: [f"{problem}; NaN and Infinity are not allowed"]})
+    raise Unprocessable(f"{path} {problem}; NaN and Infinity are not allowed",
+                        errors={path: [f"{problem}; NaN and Infinity are not allowed"]})
 
 
 def _ragged(rows: list, field: str) -> Unprocessable:

@@ -112,6 +112,18 @@ def test_nan_and_infinity_are_422_with_the_cell(client):
     assert "instances[0][0]" in body["errors"]
 
 
+def test_values_at_the_float32_limit(client):
+    """Above float32's largest value in float64 but rounding to it is a number; 1e39 is not."""
+    at_limit = b"3.402823466385289e+38"    # what the fuzzer sent: it once got a 500
+    raw = b'{"model": "m", "data": {"features": [[0, 1], [1, ' + at_limit + \
+          b'], [1, 1], [0, 0]], "labels": [0, 1, 1, 0]}}'
+    assert _train(client, raw).status_code == 202
+    body = _problem(_train(client, raw.replace(at_limit, b"-1e39")), 422)
+    assert "overflows float32" in body["errors"]["data.features[1][1]"][0]
+    rows = b'{"model": "ghost", "instances": [[' + at_limit + b", -" + at_limit + b"]]}"
+    _problem(client.post("/predict", data=rows, content_type="application/json"), 404)
+
+
 def test_body_limit_is_413(settings_overrides):
     from service import create_app
 
