@@ -124,6 +124,23 @@ def test_values_at_the_float32_limit(client):
     _problem(client.post("/predict", data=rows, content_type="application/json"), 404)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
+                            "ignore:invalid value encountered:RuntimeWarning")
+def test_rows_the_network_overflows_on_are_422(app, client):
+    """A row at float32's limit is a number, but the model cannot answer it with probabilities."""
+    from sklearn.datasets import load_iris
+
+    from service.runtime import get_runtime
+    from tests.factories import publish_trained
+
+    with app.app_context():
+        iris = load_iris()
+        publish_trained(get_runtime().store, "iris", iris.data, iris.target)
+    rows = b'{"model": "iris", "instances": [[1, 1, 1, 1], [3.4e38, 3.4e38, 1, 1]]}'
+    body = _problem(client.post("/predict", data=rows, content_type="application/json"), 422)
+    assert "not finite" in body["errors"]["instances[1]"][0], body
+
+
 def test_body_limit_is_413(settings_overrides):
     from service import create_app
 

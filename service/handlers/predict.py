@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +84,12 @@ def predict(cache: ModelCache, settings: Settings, name: str, ref: int | str | N
     loaded = cache.get(name, ref)
     check_width(matrix, field, loaded.model.n_features_in_, name)
     proba = loaded.model.predict_proba(matrix, check_input=False)  # checked just above
+    # Each row sums to 1, so the total is finite unless a row's probabilities are not: inputs
+    # near float32's limit can overflow inside the network.
+    if not math.isfinite(np.add.reduce(proba, axis=None)):
+        row = int(np.argwhere(~np.isfinite(proba))[0][0])
+        raise field_error(f"{field}[{row}]", "is too large for this model: its probabilities "
+                                             "are not finite (the network overflowed float32)")
     classes = loaded.classes
     labels = [classes[i] for i in proba.argmax(axis=1).tolist()]
     metrics.record_prediction(name, loaded.version, matrix.shape[0])
