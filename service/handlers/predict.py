@@ -21,7 +21,8 @@ class Prediction:
     """Probabilities of one request.
 
     ``probabilities`` has shape (n_rows, n_classes), columns in the order of ``classes``;
-    ``labels`` holds the most probable class of each row.
+    ``labels`` holds the most probable class of each row. ``classes`` is the loaded model's own
+    list (``LoadedModel.classes``): read it, don't change it.
     """
 
     model: str
