@@ -122,7 +122,7 @@ class Network:
         """
         a = X
         for W, b, activation in zip(self.weights, self.biases, self._activations, strict=True):
-            a = a @ W
+            a = a.dot(W)  # same BLAS product as ``@``; on a few rows its call costs half
             a += b
             activation(a)
         return a

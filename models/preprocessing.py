@@ -103,7 +103,9 @@ class StandardScaler:
         -------
         X_scaled : ndarray of shape (n_samples, n_features)
         """
-        mean, inv_scale = self.cast(np.result_type(X.dtype, dtype), dtype)
+        # (result_type costs more than the subtraction of a served request's row)
+        wide = X.dtype if X.dtype == dtype else np.result_type(X.dtype, dtype)
+        mean, inv_scale = self.cast(wide, dtype)
         out = np.subtract(X, mean, dtype=mean.dtype)
         out *= inv_scale
         return out if out.dtype == dtype else out.astype(dtype)
