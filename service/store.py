@@ -57,7 +57,7 @@ class ModelStore:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         self.models_dir = self.root / "models"
-        self._models_path = str(self.models_dir)  # str joins cost less than Path ones (hot path)
+        self._models_path = str(self.models_dir)  # joined by f-string on the hot path
         self.models_dir.mkdir(parents=True, exist_ok=True)
 
     # -- paths ---------------------------------------------------------------------------------
@@ -177,7 +177,7 @@ class ModelStore:
         must not trust a token younger than a short window (see ``ModelCache``).
         """
         try:
-            st = os.stat(os.path.join(self._models_path, validate_model_name(name)),
+            st = os.stat(f"{self._models_path}/{validate_model_name(name)}",
                          follow_symlinks=False)
         except FileNotFoundError:
             return None

@@ -85,9 +85,9 @@ def predict(cache: ModelCache, settings: Settings, name: str, ref: int | str | N
     loaded = cache.get(name, ref)
     check_width(matrix, field, loaded.model.n_features_in_, name)
     proba = loaded.model.predict_proba(matrix, check_input=False)  # checked just above
-    # Each row sums to 1, so the total is finite unless a row's probabilities are not: inputs
-    # near float32's limit can overflow inside the network.
-    if not math.isfinite(np.add.reduce(proba, axis=None)):
+    # Probabilities lie in [0, 1], so their sum of squares (one BLAS call) is finite unless a
+    # row's are not: inputs near float32's limit can overflow inside the network.
+    if not math.isfinite(np.vdot(proba, proba)):
         row = int(np.argwhere(~np.isfinite(proba))[0][0])
         raise field_error(f"{field}[{row}]", "is too large for this model: its probabilities "
                                              "are not finite (the network overflowed float32)")
