@@ -55,6 +55,8 @@ def test_unknown_route_and_method(client):
     (b"{", "malformed JSON"),
     (b"", "empty"),
     (b'{"model": "m", "model": "n", "data": {}}', "duplicate key 'model'"),
+    (b'{"model": "a:b", "data": {"x": ":", "x": 1}}', "duplicate key 'x'"),  # colons in strings
+    (b'{"model": "a\\":", "data": {}, "data": 1}', "duplicate key 'data'"),  # an escaped quote
     (b"[" * 10000 + b"]" * 10000, "nested too deeply"),
     (b'{"model": ' + b"9" * 400 + b"}", "too large"),
     (b"[1, 2]", "JSON object"),

@@ -134,6 +134,11 @@ def parse_csv(
 
 
 def _count_keys(data: bytes) -> int:
+    if b"\\" not in data:
+        # No escapes: the quotes pair up in order, so strings are the odd pieces between them,
+        # and outside strings a colon only ever follows a key (the body is valid JSON by now).
+        # Splitting is memchr-fast; the regex steps through every byte.
+        return sum(piece.count(b":") for piece in data.split(b'"')[::2])
     return _STRING_TOKEN.findall(data).count(b":")  # the group: a colon after keys, else b""
 
 
