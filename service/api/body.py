@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 from flask import Request, current_app, request
+from gunicorn.http.body import Body, LengthReader
 from marshmallow import Schema, ValidationError
 
 from service.errors import BadRequest, PayloadTooLarge, Unprocessable, invalid_fields
@@ -52,7 +53,13 @@ def raw_body(req: Request | None = None) -> bytes:
     # Straight from the server's stream (WSGI lets us read exactly Content-Length bytes): the
     # werkzeug wrappers cost more than the read on small bodies, and io's read(n) would
     # allocate n bytes up front.
-    return environ["wsgi.input"].read(length)
+    stream = environ["wsgi.input"]
+    if type(stream) is Body and type(stream.reader) is LengthReader and not stream.buf.tell():
+        # gunicorn's Body.read(n) pulls 1 KiB at a time through two buffers: 2.2 ms for a
+        # 280 KB body, against 0.3-0.8 ms through its LengthReader, which takes socket-sized
+        # chunks. Nothing was read through Body yet, so its own buffer holds nothing.
+        return stream.reader.read(length)
+    return stream.read(length)
 
 
 def parse_json(data: bytes) -> Any:
