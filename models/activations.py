@@ -16,8 +16,24 @@ ArrayFn = Callable[[np.ndarray], np.ndarray]
 DerivativeFn = Callable[[np.ndarray, np.ndarray], None]
 
 
+def _zeros_like(X: np.ndarray) -> np.ndarray:
+    """A read-only array of zeros with ``X``'s shape and dtype, cut from one cached buffer."""
+    zeros = _ZEROS.get(X.dtype)
+    if zeros is None or zeros.size < X.size:
+        zeros = np.zeros(X.size, dtype=X.dtype)
+        zeros.flags.writeable = False
+        _ZEROS[X.dtype] = zeros
+    return zeros[:X.size].reshape(X.shape)
+
+
+_ZEROS: dict[np.dtype, np.ndarray] = {}
+
+
 def relu(X: np.ndarray) -> np.ndarray:
     """Rectified linear unit, ``max(x, 0)``, in place.
+
+    Compared against an array of zeros: numpy's ``maximum`` with a scalar operand takes a
+    loop about three times slower than with two arrays.
 
     Parameters
     ----------
@@ -28,7 +44,7 @@ def relu(X: np.ndarray) -> np.ndarray:
     -------
     X : ndarray of shape (n_samples, n_units)
     """
-    return np.maximum(X, 0, out=X)
+    return np.maximum(X, _zeros_like(X), out=X)
 
 
 def sigmoid(X: np.ndarray) -> np.ndarray:

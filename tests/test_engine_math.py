@@ -90,6 +90,22 @@ def test_activation_values():
     assert "step" not in DERIVATIVES
 
 
+
+def test_relu_matches_maximum_for_every_shape_and_dtype_in_turn():
+    # relu compares against a cached buffer of zeros: growing, shrinking and switching dtype
+    # must neither change the answers nor write into that buffer
+    rng = np.random.default_rng(0)
+    for shape, dtype in [((3, 4), np.float32), ((50, 7), np.float32), ((2, 2), np.float32),
+                         ((9, 5), np.float64), ((1, 1), np.float64), (8, np.float32)]:
+        X = rng.standard_normal(shape).astype(dtype)
+        expected = np.maximum(X, 0)
+        out = ACTIVATIONS["relu"](X)
+        assert out is X and out.dtype == dtype
+        np.testing.assert_array_equal(X, expected)
+    X = -np.ones((2, 3), np.float32)
+    ACTIVATIONS["relu"](X[:, ::2])                 # a strided view, in place
+    np.testing.assert_array_equal(X, [[0, -1, 0], [0, -1, 0]])
+
 def _numeric_gradient(net, theta, X, y, l2, h=1e-6):
     grad = np.empty_like(theta)
     for i in range(theta.size):
