@@ -114,6 +114,22 @@ def test_nan_and_infinity_are_422_with_the_cell(client):
     assert "instances[0][0]" in body["errors"]
 
 
+def test_booleans_among_numbers_are_422_naming_the_cell(client):
+    """JSON true and false are not numbers, although Python would take them for 1 and 0."""
+    mixed = {"model": "m", "data": {"features": [[0, 1], [1, True], [1, 1], [0, 0]],
+                                    "labels": [0, 1, 1, 0]}}
+    body = _problem(_train(client, mixed), 422)
+    assert body["errors"] == {"data.features[1][1]": ["must be a number, got true"]}
+    mixed["data"]["features"] = [[True, False], [1, 0], [1, 1], [0, 0]]  # a row of booleans
+    assert "data.features[0][0]" in _problem(_train(client, mixed), 422)["errors"]
+    # a body with an escape takes the other scan
+    raw = b'{"model": "gh\\u006fst", "instances": [[0.5, false]]}'
+    body = _problem(client.post("/predict", data=raw, content_type="application/json"), 422)
+    assert body["errors"] == {"instances[0][1]": ["must be a number, got false"]}
+    # where a boolean belongs it keeps its meaning, numbers beside it stay numbers
+    assert _train(client, {**GOOD, "params": {"early_stopping": True}}).status_code == 202
+
+
 def test_values_at_the_float32_limit(client):
     """Above float32's largest value in float64 but rounding to it is a number; 1e39 is not."""
     at_limit = b"3.402823466385289e+38"    # what the fuzzer sent: it once got a 500

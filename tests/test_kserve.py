@@ -237,6 +237,7 @@ def _bad(inputs=None, **extra):
     ("/v2/models/iris/infer", _bad([_features([[1, 2], [3]], (1, 3))]), 400, "regular"),
     ("/v2/models/iris/infer", _bad([_features(["a"] * 12)]), 400, "numbers only"),
     ("/v2/models/iris/infer", _bad([_features([True] * 12)]), 400, "numbers only"),
+    ("/v2/models/iris/infer", _bad([_features([1.5] * 11 + [False])]), 400, "numbers only"),
     ("/v2/models/iris/infer", _bad([_features([0.5] * 12, datatype="INT32")]), 400,
      "needs integers"),
     ("/v2/models/iris/infer", _bad([_features([300] * 12, datatype="UINT8")]), 400,

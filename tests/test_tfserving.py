@@ -174,6 +174,8 @@ def test_classify_integer_classes_are_strings(client, store):
     ("post", "/v1/models/iris:predict", {"inputs": [[1, 2, 3, 4, 5]]}, 400, "got 5"),
     ("post", "/v1/models/iris:predict", {"instances": [[1, 2, 3, 4], [1, 2]]}, 400, "ragged"),
     ("post", "/v1/models/iris:predict", {"instances": [[1, "a", 3, 4]]}, 400, "number"),
+    ("post", "/v1/models/iris:predict", {"instances": [[1.5, True, 3, 4]]}, 400,
+     "instances[0][1]: must be a number, got true"),
     ("post", "/v1/models/iris:predict", {"instances": []}, 400, "non-empty"),
     ("post", "/v1/models/iris:predict", {"instances": ROWS, "signature_name": "x"}, 400,
      "signature"),
@@ -182,6 +184,9 @@ def test_classify_integer_classes_are_strings(client, store):
     ("post", "/v1/models/iris:predict", {"inputs": {"sepal_length": [1.0]}}, 400,
      "missing feature"),
     ("post", "/v1/models/iris:predict", {"inputs": 3}, 400, "inputs"),
+    ("post", "/v1/models/iris:predict", {"inputs": {
+        "sepal_length": [1.0, False], "sepal_width": [1, 2], "petal_length": [1, 2],
+        "petal_width": [1, 2]}}, 400, "inputs.sepal_length: must be a list of numbers"),
     ("post", "/v1/models/iris:predict", {"instances": [{"sepal_length": 1}]}, 400, "missing"),
     ("post", "/v1/models/iris:classify", {"examples": []}, 400, "examples"),
     ("post", "/v1/models/iris:classify", {"examples": ROWS, "context": {"a": 1}}, 400,

@@ -3,7 +3,9 @@
 JSON is decoded with orjson. Bodies orjson refuses (NaN/Infinity literals, integers beyond 64 bits,
 deep nesting) and bodies that may hold a duplicate key are decoded again with the standard library
 in strict mode, so the client learns exactly what is wrong: NaN becomes a 422 naming the field,
-everything else malformed a 400.
+everything else malformed a 400. A ``true`` or ``false`` inside an array of numbers is not a
+number: it is replaced by a ``JsonBoolean``, which every numeric check refuses by its path
+(Python alone would take it for 1 or 0).
 """
 
 from __future__ import annotations
@@ -62,6 +64,18 @@ def raw_body(req: Request | None = None) -> bytes:
     return stream.read(length)
 
 
+class JsonBoolean:
+    """A JSON ``true`` or ``false`` found among numbers: a value that no numeric check accepts."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "true" if self.value else "false"
+
+
 def parse_json(data: bytes) -> Any:
     """Decode a JSON document; malformed → 400 saying where, duplicate keys → 400."""
     if not data.strip():
@@ -69,9 +83,13 @@ def parse_json(data: bytes) -> Any:
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError:
-        return _parse_strict(data)
-    if b'"' in data and _count_keys(data) != _count_tree_keys(doc):
-        return _parse_strict(data)
+        doc, unquoted = _parse_strict(data), None
+    else:
+        unquoted = _unquoted(data)
+        if _count_keys(data, unquoted) != _count_tree_keys(doc):
+            doc = _parse_strict(data)
+    if _has_booleans(data, unquoted):
+        _mark_booleans_among_numbers(doc)
     return doc
 
 
@@ -140,13 +158,71 @@ def parse_csv(
     return header[:at] + header[at + 1:], features, labels
 
 
-def _count_keys(data: bytes) -> int:
-    if b"\\" not in data:
-        # No escapes: the quotes pair up in order, so strings are the odd pieces between them,
-        # and outside strings a colon only ever follows a key (the body is valid JSON by now).
-        # Splitting is memchr-fast; the regex steps through every byte.
-        return sum(piece.count(b":") for piece in data.split(b'"')[::2])
+def _unquoted(data: bytes) -> bytes | None:
+    """A valid JSON text without its strings; None when it holds escapes.
+
+    Without escapes the quotes pair up in order, so strings are the odd pieces between them.
+    Splitting is memchr-fast; a regex steps through every byte.
+    """
+    return None if b"\\" in data else b"".join(data.split(b'"')[::2])
+
+
+def _count_keys(data: bytes, unquoted: bytes | None) -> int:
+    if unquoted is not None:  # outside strings a colon only ever follows a key
+        return unquoted.count(b":")
     return _STRING_TOKEN.findall(data).count(b":")  # the group: a colon after keys, else b""
+
+
+def _has_booleans(data: bytes, unquoted: bytes | None) -> bool:
+    if unquoted is not None:  # outside strings, only true holds a "t" and only false an "f"
+        return unquoted.find(b"t") >= 0 or unquoted.find(b"f") >= 0
+    return b"true" in data or b"false" in data  # may also find them in strings: only slower
+
+
+def _numeric_leaves(node: list) -> tuple[bool, bool] | None:
+    """(holds booleans, holds other numbers) of a list nesting only numbers, else None."""
+    booleans = numbers = False
+    for item in node:
+        if isinstance(item, bool):
+            booleans = True
+        elif isinstance(item, int | float):
+            numbers = True
+        elif isinstance(item, list):
+            inner = _numeric_leaves(item)
+            if inner is None:
+                return None
+            booleans, numbers = booleans or inner[0], numbers or inner[1]
+        else:
+            return None
+    return booleans, numbers
+
+
+def _mark_booleans_among_numbers(node: Any) -> None:
+    """Replace, in place, the booleans of every array of numbers that holds both kinds.
+
+    An array of booleans only stays as it is: it is refused as not numeric, or taken as labels.
+    """
+    if isinstance(node, dict):
+        children = node.values()
+    elif isinstance(node, list):
+        leaves = _numeric_leaves(node)
+        if leaves is not None:
+            if all(leaves):
+                _replace_booleans(node)
+            return
+        children = node
+    else:
+        return
+    for child in children:
+        _mark_booleans_among_numbers(child)
+
+
+def _replace_booleans(node: list) -> None:
+    for i, item in enumerate(node):
+        if isinstance(item, bool):
+            node[i] = JsonBoolean(item)
+        elif isinstance(item, list):
+            _replace_booleans(item)
 
 
 def _count_tree_keys(doc: Any) -> int:
