@@ -3,9 +3,9 @@
 JSON is decoded with orjson. Bodies orjson refuses (NaN/Infinity literals, integers beyond 64 bits,
 deep nesting) and bodies that may hold a duplicate key are decoded again with the standard library
 in strict mode, so the client learns exactly what is wrong: NaN becomes a 422 naming the field,
-everything else malformed a 400. A ``true`` or ``false`` inside an array of numbers is not a
-number: it is replaced by a ``JsonBoolean``, which every numeric check refuses by its path
-(Python alone would take it for 1 or 0).
+everything else malformed a 400. A ``true`` or ``false`` inside an array is not a number: it
+is replaced by a ``JsonBoolean``, which every numeric check refuses by its path (Python alone
+would take it for 1 or 0 among numbers).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def raw_body(req: Request | None = None) -> bytes:
 
 
 class JsonBoolean:
-    """A JSON ``true`` or ``false`` found among numbers: a value that no numeric check accepts."""
+    """A JSON ``true`` or ``false`` found in an array: a value that no numeric check accepts."""
 
     __slots__ = ("value",)
 
@@ -89,7 +89,7 @@ def parse_json(data: bytes) -> Any:
         if _count_keys(data, unquoted) != _count_tree_keys(doc):
             doc = _parse_strict(data)
     if _has_booleans(data, unquoted):
-        _mark_booleans_among_numbers(doc)
+        _mark_booleans_in_arrays(doc)
     return doc
 
 
@@ -179,50 +179,22 @@ def _has_booleans(data: bytes, unquoted: bytes | None) -> bool:
     return b"true" in data or b"false" in data  # may also find them in strings: only slower
 
 
-def _numeric_leaves(node: list) -> tuple[bool, bool] | None:
-    """(holds booleans, holds other numbers) of a list nesting only numbers, else None."""
-    booleans = numbers = False
-    for item in node:
-        if isinstance(item, bool):
-            booleans = True
-        elif isinstance(item, int | float):
-            numbers = True
-        elif isinstance(item, list):
-            inner = _numeric_leaves(item)
-            if inner is None:
-                return None
-            booleans, numbers = booleans or inner[0], numbers or inner[1]
-        else:
-            return None
-    return booleans, numbers
+def _mark_booleans_in_arrays(node: Any) -> None:
+    """Replace, in place, every boolean that is an element of an array by a ``JsonBoolean``.
 
-
-def _mark_booleans_among_numbers(node: Any) -> None:
-    """Replace, in place, the booleans of every array of numbers that holds both kinds.
-
-    An array of booleans only stays as it is: it is refused as not numeric, or taken as labels.
+    No array of ours holds booleans (features, labels, shapes, layer sizes: numbers or
+    strings), while flags are object members, which stay as they are.
     """
     if isinstance(node, dict):
-        children = node.values()
+        for value in node.values():
+            if isinstance(value, list | dict):
+                _mark_booleans_in_arrays(value)
     elif isinstance(node, list):
-        leaves = _numeric_leaves(node)
-        if leaves is not None:
-            if all(leaves):
-                _replace_booleans(node)
-            return
-        children = node
-    else:
-        return
-    for child in children:
-        _mark_booleans_among_numbers(child)
-
-
-def _replace_booleans(node: list) -> None:
-    for i, item in enumerate(node):
-        if isinstance(item, bool):
-            node[i] = JsonBoolean(item)
-        elif isinstance(item, list):
-            _replace_booleans(item)
+        for i, item in enumerate(node):
+            if isinstance(item, bool):
+                node[i] = JsonBoolean(item)
+            elif isinstance(item, list | dict):
+                _mark_booleans_in_arrays(item)
 
 
 def _count_tree_keys(doc: Any) -> int:
