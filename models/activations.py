@@ -16,6 +16,9 @@ ArrayFn = Callable[[np.ndarray], np.ndarray]
 DerivativeFn = Callable[[np.ndarray, np.ndarray], None]
 
 
+_ZEROS: dict[np.dtype, np.ndarray] = {}
+
+
 def _zeros_like(X: np.ndarray) -> np.ndarray:
     """A read-only array of zeros with ``X``'s shape and dtype, cut from one cached buffer."""
     zeros = _ZEROS.get(X.dtype)
@@ -24,9 +27,6 @@ def _zeros_like(X: np.ndarray) -> np.ndarray:
         zeros.flags.writeable = False
         _ZEROS[X.dtype] = zeros
     return zeros[:X.size].reshape(X.shape)
-
-
-_ZEROS: dict[np.dtype, np.ndarray] = {}
 
 
 def relu(X: np.ndarray) -> np.ndarray:
