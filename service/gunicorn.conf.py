@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 
+from gunicorn.glogging import Logger
+
 from service import observability
 from service.config import Settings
 
@@ -30,8 +32,24 @@ worker_class = "sync"
 graceful_timeout = _settings.graceful_timeout
 timeout = 120
 keepalive = 5
+
+
+class AppLogsRequests(Logger):
+    """gunicorn's logger, minus the access log: the app logs every request as a JSON line.
+
+    With ``logconfig_dict`` set, gunicorn formats every request's access-log fields even with
+    ``accesslog`` off, only for the disabled ``gunicorn.access`` logger to drop them (~13 us a
+    request); an ``accesslog`` given on the command line is still honoured.
+    """
+
+    def access(self, resp, req, environ, request_time):
+        if self.cfg.accesslog:
+            super().access(resp, req, environ, request_time)
+
+
 # Requests are logged by the app as JSON lines; gunicorn logs only its own lifecycle.
 accesslog = None
+logger_class = AppLogsRequests
 errorlog = "-"
 loglevel = _settings.log_level.lower()
 proc_name = "nnserve"

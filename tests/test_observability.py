@@ -379,3 +379,27 @@ def test_gunicorn_workers_are_counted_together(tmp_path):
     assert {line["pid"] for line in requests_logged if line["path"].startswith("/hello/")} \
         == {int(pid) for pid in pids}
     assert mp.is_dir()  # an operator's directory is not removed, only wiped at start
+
+
+def test_gunicorn_builds_no_access_log_fields_unless_an_access_log_is_asked_for(monkeypatch):
+    """The app logs each request; gunicorn's access-log fields (~13 us a request) would only be
+    dropped, so the configured logger skips them, but still writes an ``accesslog`` if given."""
+    import runpy
+
+    from gunicorn.config import Config
+
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.setenv(var, "1")  # what the config sets, undone after the test
+    conf = runpy.run_path(str(ROOT / "service" / "gunicorn.conf.py"))
+    cfg = Config()
+    for name in ("accesslog", "logconfig_dict", "logger_class"):
+        cfg.set(name, conf[name])
+    assert cfg.logger_class is conf["AppLogsRequests"]
+    logger = cfg.logger_class(cfg)
+    asked = []
+    monkeypatch.setattr(logger, "atoms", lambda *args: asked.append(args) or {})
+    logger.access(None, None, {}, None)
+    assert asked == []
+    cfg.set("accesslog", "-")
+    logger.access(None, None, {}, None)
+    assert len(asked) == 1
