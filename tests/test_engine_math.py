@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from models import activations
 from models.activations import (
     ACTIVATIONS,
     DERIVATIVES,
@@ -105,6 +106,17 @@ def test_relu_matches_maximum_for_every_shape_and_dtype_in_turn():
     X = -np.ones((2, 3), np.float32)
     ACTIVATIONS["relu"](X[:, ::2])                 # a strided view, in place
     np.testing.assert_array_equal(X, [[0, -1, 0], [0, -1, 0]])
+
+
+def test_relu_keeps_no_zeros_beyond_its_cap(monkeypatch):
+    monkeypatch.setattr(activations, "_ZEROS", {})
+    monkeypatch.setattr(activations, "_ZEROS_MAX", 100)
+    X = np.random.default_rng(0).standard_normal((20, 10)).astype(np.float32)
+    expected = np.maximum(X, 0)
+    np.testing.assert_array_equal(ACTIVATIONS["relu"](X), expected)
+    assert activations._ZEROS == {}                # 200 elements: the scalar comparison
+    ACTIVATIONS["relu"](X[:5])
+    assert activations._ZEROS[np.dtype(np.float32)].size == 50
 
 def _numeric_gradient(net, theta, X, y, l2, h=1e-6):
     grad = np.empty_like(theta)
