@@ -135,38 +135,59 @@ def softmax(X: np.ndarray) -> np.ndarray:
     return X
 
 
-def softmax_cross_entropy(X: np.ndarray, y: np.ndarray) -> tuple[float, int]:
-    """Softmax of logits in place, plus the mean cross-entropy and the number of hits.
-
-    The loss comes from the shifted logits by log-sum-exp, ``log(sum(exp(z - max))) -
-    (z_y - max)``, so it is exact, finite and >= 0 without any clipping. A row counts as a hit
-    when its true class holds the maximum logit.
+def true_class_positions(y: np.ndarray, arange: np.ndarray | None = None) -> np.ndarray:
+    """Flat positions of each sample's true class in a (n_classes, n_samples) array.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_classes)
-        Logits, overwritten with probabilities.
     y : ndarray of shape (n_samples,)
         Class indices.
+    arange : ndarray of shape (n_samples,), optional
+        ``np.arange(n_samples)``, when the caller keeps one.
+
+    Returns
+    -------
+    positions : ndarray of shape (n_samples,)
+        ``y * n_samples + arange(n_samples)``, for ``Zt.reshape(-1)[positions]``.
+    """
+    n = y.shape[0]
+    return y * n + (np.arange(n) if arange is None else arange)
+
+
+def softmax_cross_entropy(Zt: np.ndarray, true: np.ndarray) -> tuple[float, int]:
+    """Softmax of transposed logits in place, plus the mean cross-entropy and the number of hits.
+
+    Training keeps the output layer transposed, one column per sample (``W^T @ A^T`` is the same
+    BLAS product as ``A @ W``), so the per-sample max and sum reduce over contiguous rows and
+    no copy is made in either direction; the output error is then formed in the same array.
+    The loss comes from the shifted logits by log-sum-exp, ``log(sum(exp(z - max))) -
+    (z_y - max)``, so it is exact, finite and >= 0 without any clipping. A sample counts as a
+    hit when its true class holds the maximum logit.
+
+    Parameters
+    ----------
+    Zt : ndarray of shape (n_classes, n_samples), C-contiguous
+        Logits, overwritten with probabilities; every column sums to 1.
+    true : ndarray of shape (n_samples,)
+        ``true_class_positions(y)``: where each sample's true class sits in ``Zt.reshape(-1)``.
 
     Returns
     -------
     loss : float
         Mean cross-entropy.
     n_correct : int
-        Rows whose true class has the largest logit.
+        Samples whose true class has the largest logit.
     """
-    n = X.shape[0]
-    T = np.ascontiguousarray(X.T)          # (n_classes, n_samples): see ``softmax``
-    T -= T.max(axis=0)
-    true_shifted = T[y, np.arange(n)]      # z_y - max, <= 0; == 0 where y has the max
-    np.exp(T, out=T)
-    sums = T.sum(axis=0)
-    T /= sums
-    X[...] = T.T
+    n = Zt.shape[1]
+    Zt -= np.maximum.reduce(Zt, axis=0)    # the ufunc reductions: .max/.sum add a Python layer
+    true_shifted = Zt.reshape(-1)[true]    # z_y - max, <= 0; == 0 where y has the max
+    np.exp(Zt, out=Zt)
+    sums = np.add.reduce(Zt, axis=0)
+    Zt /= sums
     np.log(sums, out=sums)
-    loss = float(sums.sum(dtype=np.float64) - true_shifted.sum(dtype=np.float64)) / max(n, 1)
-    return loss, int(np.count_nonzero(true_shifted == 0))
+    sums -= true_shifted                   # each sample's loss
+    loss = float(np.add.reduce(sums, dtype=np.float64)) / max(n, 1)
+    return loss, n - int(np.count_nonzero(true_shifted))
 
 
 def relu_derivative(Z: np.ndarray, delta: np.ndarray) -> None:

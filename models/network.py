@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .activations import ACTIVATIONS, DERIVATIVES, softmax_cross_entropy
+from .activations import ACTIVATIONS, DERIVATIVES, softmax_cross_entropy, true_class_positions
 
 
 def _layer_views(flat: np.ndarray, sizes: Sequence[int]) -> tuple[list, list]:
@@ -33,15 +33,24 @@ def _layer_views(flat: np.ndarray, sizes: Sequence[int]) -> tuple[list, list]:
 
 
 class _Workspace:
-    """Preallocated per-layer output and error buffers for batches of up to ``rows`` rows."""
+    """Preallocated buffers for batches of up to ``rows`` rows.
+
+    Every hidden layer has an output and an error buffer of shape (rows, n_units); the output
+    layer has one flat buffer that holds its transposed logits, then probabilities, then error.
+    """
 
     def __init__(self, sizes: Sequence[int], rows: int, dtype: np.dtype, n_weights: int) -> None:
         self.rows = rows
-        self.outputs = [np.empty((rows, n), dtype=dtype) for n in sizes[1:]]
-        self.deltas = [np.empty((rows, n), dtype=dtype) for n in sizes[1:]]
+        self.outputs = [np.empty((rows, n), dtype=dtype) for n in sizes[1:-1]]
+        self.deltas = [np.empty((rows, n), dtype=dtype) for n in sizes[1:-1]]
+        self.logits = np.empty(rows * sizes[-1], dtype=dtype)
         self.index = np.arange(rows)
         self.ones = np.ones(rows, dtype=dtype)
         self.l2_term = np.empty(n_weights, dtype=dtype)
+
+    def logits_t(self, n: int) -> np.ndarray:
+        """The output layer's buffer as a C-contiguous (n_classes, n) array."""
+        return self.logits[:self.logits.size // self.rows * n].reshape(-1, n)
 
 
 class Network:
@@ -133,7 +142,8 @@ class Network:
             activation(a)
         return a
 
-    def backprop(self, X: np.ndarray, y: np.ndarray, l2: float = 0.0) -> tuple[float, int]:
+    def backprop(self, X: np.ndarray, y: np.ndarray, l2: float = 0.0,
+                 grad_scale: float = 1.0) -> tuple[float, int]:
         """Forward and backward pass over one batch; fills ``self.grad``.
 
         The objective is ``mean cross-entropy + l2 / 2 * sum(W ** 2)`` over all weight matrices
@@ -147,6 +157,9 @@ class Network:
             Class indices.
         l2 : float
             Weight-decay strength.
+        grad_scale : float
+            Factor applied to the whole gradient (an optimiser's ``grad_scale``), at no cost:
+            it scales the output error, which every gradient is linear in.
 
         Returns
         -------
@@ -157,39 +170,43 @@ class Network:
         """
         n = X.shape[0]
         ws = self._ensure_workspace(n)
+        last = self.n_layers - 1
 
-        # Forward: keep every layer's output, activations[0] being the input itself.
+        # Forward: keep every layer's output, activations[0] being the input itself. The output
+        # layer is computed transposed, (n_classes, n): see ``softmax_cross_entropy``.
         activations = [X]
-        for layer, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            a = np.matmul(activations[-1], W, out=ws.outputs[layer][:n])
-            a += b
-            if layer < self.n_layers - 1:
-                ACTIVATIONS[self.activation](a)
+        for layer in range(last):
+            a = np.matmul(activations[-1], self.weights[layer], out=ws.outputs[layer][:n])
+            a += self.biases[layer]
+            ACTIVATIONS[self.activation](a)
             activations.append(a)
-        probs = activations[-1]
-        loss, n_correct = softmax_cross_entropy(probs, y)     # logits -> probabilities
+        delta_t = np.matmul(self.weights[last].T, activations[-1].T, out=ws.logits_t(n))
+        delta_t += self.biases[last][:, None]
+        true = true_class_positions(y, ws.index[:n])
+        loss, n_correct = softmax_cross_entropy(delta_t, true)   # logits -> probabilities
 
-        # Output error: for softmax + cross-entropy, d(loss)/d(logits) = (probs - onehot(y)) / n.
-        delta = ws.deltas[-1][:n]
-        np.copyto(delta, probs)
-        delta[ws.index[:n], y] -= 1.0
-        delta *= 1.0 / n
+        # Output error, in place: for softmax + cross-entropy, d(loss)/d(logits) =
+        # (probs - onehot(y)) / n, here times grad_scale.
+        delta_t.reshape(-1)[true] -= 1.0
+        delta_t *= grad_scale / n
+        np.matmul(activations[last].T, delta_t.T, out=self.weight_grads[last])
+        np.add.reduce(delta_t, axis=1, out=self.bias_grads[last])
+        delta = delta_t.T
 
-        # Backward: each layer's gradients from its input and its error, then the error of the
-        # layer below through W^T and the activation's derivative (taken from its output).
+        # Backward: the error of the layer below through W^T and the activation's derivative
+        # (taken from its output), then that layer's gradients from its input and its error.
         # (Bias gradients, the column sums of delta, as ones @ delta: a BLAS call beats np.sum.)
-        for layer in reversed(range(self.n_layers)):
+        for layer in reversed(range(last)):
+            below = np.matmul(delta, self.weights[layer + 1].T, out=ws.deltas[layer][:n])
+            DERIVATIVES[self.activation](activations[layer + 1], below)
+            delta = below
             np.matmul(activations[layer].T, delta, out=self.weight_grads[layer])
             np.matmul(ws.ones[:n], delta, out=self.bias_grads[layer])
-            if layer > 0:
-                below = np.matmul(delta, self.weights[layer].T, out=ws.deltas[layer - 1][:n])
-                DERIVATIVES[self.activation](activations[layer], below)
-                delta = below
 
         if l2:
             w, gw = self.params[:self.n_weights], self.grad[:self.n_weights]
             loss += 0.5 * l2 * float(np.dot(w, w))
-            np.multiply(w, l2, out=ws.l2_term)
+            np.multiply(w, l2 * grad_scale, out=ws.l2_term)
             gw += ws.l2_term
         return loss, n_correct
 

@@ -132,7 +132,7 @@ def train_epoch(net: Network, optimizer: Any, batches: Batches, l2: float,
     params, grads = [net.params], [net.grad]
     total_loss, correct = 0.0, 0
     for xb, yb in batches.epoch(rng):
-        loss, n_correct = net.backprop(xb, yb, l2)
+        loss, n_correct = net.backprop(xb, yb, l2, optimizer.grad_scale)
         if not math.isfinite(loss):
             return math.nan, math.nan
         total_loss += loss * len(yb)

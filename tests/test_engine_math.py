@@ -17,6 +17,7 @@ from models.activations import (
     log_loss,
     softmax,
     softmax_cross_entropy,
+    true_class_positions,
 )
 from models.network import Network
 from models.optimizers import SGD, Adam
@@ -59,8 +60,9 @@ def test_log_loss_is_non_negative_and_finite(Z, data):
 @given(_logits(), st.data())
 def test_softmax_cross_entropy_agrees_with_softmax_and_log_loss(Z, data):
     y = data.draw(arrays(np.int64, Z.shape[0], elements=st.integers(0, Z.shape[1] - 1)))
-    P = Z.copy()
-    loss, n_correct = softmax_cross_entropy(P, y)
+    Pt = Z.T.copy(order="C")                     # a copy even when Z.T is a contiguous view
+    loss, n_correct = softmax_cross_entropy(Pt, true_class_positions(y))
+    P = Pt.T
     np.testing.assert_allclose(P, softmax(Z.copy()), rtol=1e-12, atol=1e-300)
     assert math.isfinite(loss) and loss >= 0
     assert n_correct == np.count_nonzero(Z[np.arange(len(y)), y] == Z.max(axis=1))
@@ -162,10 +164,11 @@ def test_one_sgd_step_by_hand():
     # dW2 = a1^T delta2 = [[0.7 p0, -0.7 p0], [0, 0]], db2 = [p0, -p0]
     # delta1 = (delta2 W2^T) * relu'(z1) = [0.5 p0 + 0.5 p0, 0.2 p0 - 0.3 p0] * [1, 0] = [p0, 0]
     # dW1 = x^T delta1 = [[p0, 0], [2 p0, 0]], db1 = [p0, 0]
-    loss, _ = net.backprop(x, y)
+    opt = SGD([net.params], learning_rate=0.1, momentum=0.0)
+    loss, _ = net.backprop(x, y, grad_scale=opt.grad_scale)
     assert loss == pytest.approx(-math.log(p1), rel=1e-12)
 
-    SGD([net.params], learning_rate=0.1, momentum=0.0).update([net.params], [net.grad])
+    opt.update([net.params], [net.grad])
     lr = 0.1
     np.testing.assert_allclose(net.weights[0], [[0.1 - lr * p0, 0.2], [0.3 - lr * 2 * p0, -0.4]],
                                rtol=1e-12)
@@ -204,8 +207,36 @@ def test_adam_matches_the_textbook_update():
     p = p0.copy()
     opt = Adam([p], learning_rate=0.01)
     for g in grads:
-        opt.update([p], [g.copy()])
+        opt.update([p], [g * opt.grad_scale])
     np.testing.assert_allclose(p, _textbook_adam(p0, grads, 0.01), rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("beta1", [0.9, 0.5, 0.0])
+def test_adam_stays_textbook_across_its_gradient_scale_restarts(beta1):
+    # Adam's grad_scale grows by 1 / beta1 per step and restarts at 1 above 2**16 (after 106
+    # steps at 0.9, 17 at 0.5; never grows at 0): 300 steps cross several restarts.
+    rng = np.random.default_rng(3)
+    p0 = rng.standard_normal(40)
+    grads = [rng.standard_normal(40) * 10.0 ** rng.uniform(-4, 2) for _ in range(300)]
+    p, opt, scales = p0.copy(), Adam([p0], learning_rate=0.01, beta1=beta1), []
+    for g in grads:
+        scales.append(opt.grad_scale)
+        opt.update([p], [g * opt.grad_scale])
+    assert 1.0 <= min(scales) and max(scales) <= 2.0**16
+    assert scales.count(1.0) == (300 if beta1 == 0.0 else 1 + 300 // (17 if beta1 == 0.5 else 106))
+    np.testing.assert_allclose(p, _textbook_adam(p0, grads, 0.01, b1=beta1), rtol=1e-9, atol=1e-12)
+
+
+def test_backprop_scales_the_whole_gradient_by_grad_scale():
+    rng = np.random.default_rng(4)
+    net = Network([5, 6, 4, 3], "tanh", "float64")
+    net.initialize(rng)
+    X, y = rng.standard_normal((7, 5)), rng.integers(0, 3, 7)
+    loss, _ = net.backprop(X, y, l2=0.3)
+    grad = net.grad.copy()
+    scaled_loss, _ = net.backprop(X, y, l2=0.3, grad_scale=37.5)
+    assert scaled_loss == loss
+    np.testing.assert_allclose(net.grad, 37.5 * grad, rtol=1e-13)
 
 
 @pytest.mark.parametrize("nesterov", [False, True])
@@ -215,7 +246,7 @@ def test_momentum_sgd_matches_reference(nesterov):
     grads = [rng.standard_normal(20) for _ in range(4)]
     p, opt = p0.copy(), SGD([p0], learning_rate=0.1, momentum=0.9, nesterov=nesterov)
     for g in grads:
-        opt.update([p], [g.copy()])                           # update consumes its gradients
+        opt.update([p], [g * opt.grad_scale])                 # update consumes its gradients
     ref, v = p0.copy(), np.zeros(20)
     for g in grads:
         v = 0.9 * v - 0.1 * g
