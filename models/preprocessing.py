@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-_BLOCK_ROWS = 256
+_BLOCK_ROWS = 256          # rows per block copied into a buffer (it stays in cache)
+_VIEW_BLOCK_ROWS = 1024    # rows per block summed in place
 
 
 class StandardScaler:
@@ -40,11 +41,14 @@ class StandardScaler:
     def fit(self, X: np.ndarray, rows: np.ndarray | None = None) -> StandardScaler:
         """Compute column means and standard deviations of ``X`` (or of ``X[rows]``).
 
-        One pass over blocks of rows small enough to stay in cache (no copy of ``X``): each
-        block is shifted by the mean of the first block (so a column like ``1e6 + noise`` keeps
-        its precision and the variance formula below does not cancel), its sums and sums of
-        squares are taken with matrix-vector products in the input's float dtype, and the
-        block sums are accumulated in float64. Non-finite inputs give non-finite statistics.
+        One pass over blocks of rows, no copy of ``X``: each block's column sums and sums of
+        squares are taken in the input's float dtype (a matrix-vector product and an
+        ``einsum``) and accumulated in float64. Where a column's mean is large against its
+        spread (``1e6 + noise``), ``sum(x**2) - n * mean**2`` would cancel, so when the first
+        block shows any such column every block is first shifted by that block's mean, in a
+        buffer small enough to stay in cache; data that is roughly centred already (its head's
+        means within a standard deviation of 0) is summed where it lies. Non-finite inputs give
+        non-finite statistics.
 
         Parameters
         ----------
@@ -58,23 +62,29 @@ class StandardScaler:
         self : StandardScaler
         """
         n = X.shape[0] if rows is None else len(rows)
-        block = np.empty((min(_BLOCK_ROWS, n), X.shape[1]), dtype=X.dtype)
-        ones = np.ones(block.shape[0], dtype=X.dtype)
         s1, s2 = np.zeros(X.shape[1]), np.zeros(X.shape[1])
         with np.errstate(over="ignore", invalid="ignore"):   # inf/NaN in X: checked by caller
-            head = X[:len(block)] if rows is None else X[rows[:len(block)]]
-            shift = head.mean(axis=0, dtype=np.float64).astype(X.dtype)
-            for start in range(0, n, _BLOCK_ROWS):
-                stop = min(start + _BLOCK_ROWS, n)
-                d = block[:stop - start]
-                if rows is None:
-                    np.subtract(X[start:stop], shift, out=d)
+            head = X[:_BLOCK_ROWS] if rows is None else X[rows[:_BLOCK_ROWS]]
+            head_mean = head.mean(axis=0, dtype=np.float64)
+            centred = bool(np.all(np.abs(head_mean) <= head.std(axis=0, dtype=np.float64)))
+            shift = np.zeros(X.shape[1], X.dtype) if centred else head_mean.astype(X.dtype)
+            in_place = centred and rows is None
+            block_rows = _VIEW_BLOCK_ROWS if in_place else _BLOCK_ROWS
+            buffer = None if in_place else np.empty((min(block_rows, n), X.shape[1]), X.dtype)
+            ones = np.ones(min(block_rows, n), dtype=X.dtype)
+            for start in range(0, n, block_rows):
+                stop = min(start + block_rows, n)
+                if in_place:
+                    d = X[start:stop]
+                elif rows is None:
+                    d = np.subtract(X[start:stop], shift, out=buffer[:stop - start])
                 else:
-                    np.take(X, rows[start:stop], axis=0, out=d, mode="clip")  # unbuffered
-                    d -= shift
+                    d = X.take(rows[start:stop], axis=0, out=buffer[:stop - start],
+                               mode="clip")                  # "clip": unbuffered, see Batches
+                    if not centred:
+                        d -= shift
                 s1 += ones[:len(d)] @ d
-                np.multiply(d, d, out=d)
-                s2 += ones[:len(d)] @ d
+                s2 += np.einsum("ij,ij->j", d, d)
             mean_d = s1 / n
             std = np.sqrt(np.maximum(s2 / n - mean_d * mean_d, 0.0))
             mean = shift.astype(np.float64) + mean_d

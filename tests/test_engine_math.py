@@ -254,6 +254,18 @@ def test_momentum_sgd_matches_reference(nesterov):
     np.testing.assert_allclose(p, ref, rtol=1e-12)
 
 
+@pytest.mark.parametrize("offset", [0.0, 0.5, 1e4])       # summed in place / shifted first
+@pytest.mark.parametrize("use_rows", [False, True])
+def test_scaler_statistics_match_float64_on_every_path(offset, use_rows):
+    rng = np.random.default_rng(5)
+    X = (rng.standard_normal((3000, 7)) * [1, 2, 3, 0.5, 1, 1, 1] + offset).astype(np.float32)
+    rows = np.sort(rng.choice(3000, 2000, replace=False)) if use_rows else None
+    part = (X if rows is None else X[rows]).astype(np.float64)
+    scaler = StandardScaler().fit(X, rows)
+    np.testing.assert_allclose(scaler.mean_, part.mean(axis=0), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(scaler.scale_, part.std(axis=0), rtol=1e-5)
+
+
 def test_scaler_handles_constant_and_huge_columns():
     X = np.array([[1e6, 5.0, 1.0], [1e6 + 2, 5.0, 3.0], [1e6 + 4, 5.0, 5.0]])
     scaler = StandardScaler().fit(X)
