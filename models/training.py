@@ -97,15 +97,16 @@ class Batches:
         the next batch is drawn.
         """
         order = self.rows[rng.permutation(len(self.rows))]
+        labels = self.y[order]
         for start in range(0, len(order), self.batch_size):
             take = order[start:start + self.batch_size]
+            n = len(take)
             # mode="clip": with the default "raise", numpy buffers ``out`` (an extra copy); the
             # indices are valid by construction, so clipping never changes them.
-            raw = np.take(self.X, take, axis=0, out=self._raw[:len(take)], mode="clip")
-            xb = np.subtract(raw, self._mean[:len(take)], out=self._batch[:len(take)],
-                             casting="same_kind")
-            xb *= self._inv_scale[:len(take)]
-            yield xb, self.y[take]
+            raw = self.X.take(take, axis=0, out=self._raw[:n], mode="clip")
+            xb = np.subtract(raw, self._mean[:n], out=self._batch[:n], casting="same_kind")
+            xb *= self._inv_scale[:n]
+            yield xb, labels[start:start + n]
 
 
 def train_epoch(net: Network, optimizer: Any, batches: Batches, l2: float,
