@@ -174,13 +174,15 @@ class Network:
 
         # Forward: keep every layer's output, activations[0] being the input itself. The output
         # layer is computed transposed, (n_classes, n): see ``softmax_cross_entropy``.
+        # The small products (those with the output layer, the bias sums) go through
+        # ``ndarray.dot``: the same BLAS call as ``np.matmul``, 1.5-3 us cheaper to make.
         activations = [X]
         for layer in range(last):
             a = np.matmul(activations[-1], self.weights[layer], out=ws.outputs[layer][:n])
             a += self.biases[layer]
             ACTIVATIONS[self.activation](a)
             activations.append(a)
-        delta_t = np.matmul(self.weights[last].T, activations[-1].T, out=ws.logits_t(n))
+        delta_t = self.weights[last].T.dot(activations[-1].T, out=ws.logits_t(n))
         delta_t += self.biases[last][:, None]
         true = true_class_positions(y, ws.index[:n])
         loss, n_correct = softmax_cross_entropy(delta_t, true)   # logits -> probabilities
@@ -189,19 +191,19 @@ class Network:
         # (probs - onehot(y)) / n, here times grad_scale.
         delta_t.reshape(-1)[true] -= 1.0
         delta_t *= grad_scale / n
-        np.matmul(activations[last].T, delta_t.T, out=self.weight_grads[last])
-        np.add.reduce(delta_t, axis=1, out=self.bias_grads[last])
+        activations[last].T.dot(delta_t.T, out=self.weight_grads[last])
+        delta_t.dot(ws.ones[:n], out=self.bias_grads[last])
         delta = delta_t.T
 
         # Backward: the error of the layer below through W^T and the activation's derivative
         # (taken from its output), then that layer's gradients from its input and its error.
         # (Bias gradients, the column sums of delta, as ones @ delta: a BLAS call beats np.sum.)
         for layer in reversed(range(last)):
-            below = np.matmul(delta, self.weights[layer + 1].T, out=ws.deltas[layer][:n])
+            below = delta.dot(self.weights[layer + 1].T, out=ws.deltas[layer][:n])
             DERIVATIVES[self.activation](activations[layer + 1], below)
             delta = below
             np.matmul(activations[layer].T, delta, out=self.weight_grads[layer])
-            np.matmul(ws.ones[:n], delta, out=self.bias_grads[layer])
+            ws.ones[:n].dot(delta, out=self.bias_grads[layer])
 
         if l2:
             w, gw = self.params[:self.n_weights], self.grad[:self.n_weights]
