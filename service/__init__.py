@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from service.config import Settings
+from service.proxies import TrustedProxies, parse_networks
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -28,6 +29,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from service.api import register_api
     from service.runtime import get_runtime
 
+    if settings.trusted_proxies:
+        app.wsgi_app = TrustedProxies(app.wsgi_app, parse_networks(settings.trusted_proxies))
     observability.configure_logging(settings.log_level)
     register_api(app)
     auth.init_app(app)

@@ -138,7 +138,7 @@ def test_dockerignore_keeps_the_context_to_the_package():
 
 def test_services_and_commands():
     services = compose()["services"]
-    assert set(services) == {"api", "worker", "redis"}
+    assert set(services) == {"nginx", "api", "worker", "redis"}
     assert services["api"]["command"] == ["nnserve", "serve", "--no-worker"]
     assert services["worker"]["command"] == ["nnserve", "worker"]
     assert services["redis"]["image"].startswith("redis:7")
@@ -194,8 +194,29 @@ def test_every_nnserve_variable_is_a_setting():
 
 
 def test_published_port_defaults_to_loopback():
-    (port,) = compose()["services"]["api"]["ports"]
-    assert port == "${NNSERVE_PUBLISH:-127.0.0.1:8000}:8000"
+    """Only the front door is published; the API is reached through it."""
+    services = compose()["services"]
+    (port,) = services["nginx"]["ports"]
+    assert port == "${NNSERVE_PUBLISH:-127.0.0.1:8000}:8080"
+    assert "ports" not in services["api"] and services["api"]["expose"] == ["8000"]
+
+
+def test_front_door_config_matches_nnserve():
+    """nginx's limits are nnserve's defaults, and nnserve trusts X-Forwarded-For from the
+    compose network only."""
+    doc = compose()
+    nginx = doc["services"]["nginx"]
+    assert nginx["image"].startswith("nginx:")
+    assert "./deploy/nginx/nnserve.conf:/etc/nginx/conf.d/default.conf:ro" in nginx["volumes"]
+    assert nginx["depends_on"] == {"api": {"condition": "service_healthy"}}
+    conf = (ROOT / "deploy" / "nginx" / "nnserve.conf").read_text()
+    defaults = Settings.from_env(environ={})
+    assert f"client_max_body_size {defaults.max_body_mb:g}m;" in conf
+    assert f"client_header_timeout {defaults.header_timeout:g}s;" in conf
+    assert "server api:8000;" in conf and "listen 8080;" in conf
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf
+    (subnet,) = [c["subnet"] for c in doc["networks"]["default"]["ipam"]["config"]]
+    assert doc["services"]["api"]["environment"]["NNSERVE_TRUSTED_PROXIES"] == subnet
 
 
 def test_operations_doc_matches_the_files():

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from flask import Request, current_app, request
 from gunicorn.http.body import Body, LengthReader
+from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkSize, NoMoreData
 from marshmallow import Schema, ValidationError
 
 from service.errors import BadRequest, PayloadTooLarge, Unprocessable, invalid_fields
@@ -32,13 +33,21 @@ _MAX_INT_DIGITS = 308
 
 
 def raw_body(req: Request | None = None) -> bytes:
-    """The request body, refusing more than ``max_body_mb`` with 413 before reading it all."""
+    """The request body, refusing more than ``max_body_mb`` with 413 before reading it all.
+
+    A body that ends before its ``Content-Length``, or a chunked one without its last chunk,
+    is a 400: the client went away mid-request, and half a data set is not one.
+    """
     req = req or request
     environ = req.environ  # one context lookup, not one per use
     limit = current_app.config["NNSERVE"].max_body_bytes
     header = environ.get("CONTENT_LENGTH")
     if not header:  # chunked: werkzeug's stream knows where it ends
-        data = req.stream.read(limit + 1)
+        try:
+            data = req.stream.read(limit + 1)
+        except (NoMoreData, ChunkMissingTerminator, InvalidChunkSize) as exc:
+            raise BadRequest("the chunked request body ended before its last chunk "
+                             f"({type(exc).__name__})") from None
         if len(data) > limit:
             raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes "
                                   "(NNSERVE_MAX_BODY_MB)")
@@ -53,15 +62,18 @@ def raw_body(req: Request | None = None) -> bytes:
         raise PayloadTooLarge(f"request body is {length} bytes; the limit is {limit} bytes "
                               "(NNSERVE_MAX_BODY_MB)")
     # Straight from the server's stream (WSGI lets us read exactly Content-Length bytes): the
-    # werkzeug wrappers cost more than the read on small bodies, and io's read(n) would
-    # allocate n bytes up front.
+    # werkzeug wrappers cost more than the read on small bodies.
     stream = environ["wsgi.input"]
     if type(stream) is Body and type(stream.reader) is LengthReader and not stream.buf.tell():
-        # gunicorn's Body.read(n) pulls 1 KiB at a time through two buffers: 2.2 ms for a
-        # 280 KB body, against 0.3-0.8 ms through its LengthReader, which takes socket-sized
-        # chunks. Nothing was read through Body yet, so its own buffer holds nothing.
-        return stream.reader.read(length)
-    return stream.read(length)
+        # gunicorn's Body.read(n) pulls 1 KiB at a time through two buffers; its LengthReader
+        # takes socket-sized chunks. Nothing was read through Body yet, so its buffer is empty.
+        data = stream.reader.read(length)
+    else:
+        data = stream.read(length)
+    if len(data) < length:
+        raise BadRequest(f"request body ended after {len(data)} of the {length} bytes its "
+                         "Content-Length declares")
+    return data
 
 
 class JsonBoolean:
