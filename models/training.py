@@ -80,8 +80,8 @@ class Batches:
         self._batch = np.empty(size, dtype=dtype)
         # Gather in X's own dtype when it is wider, so centring loses no precision.
         self._raw = self._batch if X.dtype == dtype else np.empty(size, dtype=X.dtype)
-        # Mean and 1 / scale repeated for every row of a batch: against a (n_features,) vector
-        # numpy's broadcasting loop pays per row, and the two passes took 1.5x longer.
+        # Mean and 1 / scale repeated for every row of a batch, so that the two passes run as
+        # whole-array loops instead of numpy's broadcasting loop, which restarts on every row.
         mean, inv_scale = scaler.cast(X.dtype, dtype)
         self._mean, self._inv_scale = np.tile(mean, (size[0], 1)), np.tile(inv_scale, (size[0], 1))
 
