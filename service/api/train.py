@@ -40,7 +40,7 @@ def post_train() -> tuple[dict, int, dict]:
     """Queue a training job; a new model version appears when it succeeds."""
     runtime = get_runtime()
     limits = {"max_rows": runtime.settings.max_rows,
-              "max_features": runtime.settings.max_features}
+              "max_features": runtime.settings.max_features, "dtype": np.float64}
     mimetype = request.mimetype or "application/json"
     if mimetype in ("text/csv", "application/csv"):
         args = load(_train_query, request.args.to_dict())

@@ -77,7 +77,9 @@ def predict(cache: ModelCache, settings: Settings, name: str, ref: int | str | N
     rows : list of rows (decoded JSON) or ndarray of shape (n_rows, n_features)
     field : the request field the rows came from, named in validation errors.
     """
-    limits = {"max_rows": settings.max_rows, "max_features": settings.max_features}
+    # float64, so the model centres the rows before anything is rounded to its float32
+    limits = {"max_rows": settings.max_rows, "max_features": settings.max_features,
+              "dtype": np.float64}
     if isinstance(rows, np.ndarray):
         matrix = check_matrix(rows, field, **limits)
     else:

@@ -18,9 +18,9 @@ def dataset_path(store: Path | str, job_id: str) -> Path:
 
 
 def fingerprint(X: np.ndarray, y: np.ndarray) -> str:
-    """sha256 of the float32 features (with their shape) and the labels."""
+    """sha256 of the float64 features (with their shape) and the labels."""
     h = hashlib.sha256(f"{X.shape[0]}x{X.shape[1]}\0".encode())
-    h.update(np.ascontiguousarray(X, dtype="<f4").tobytes())
+    h.update(np.ascontiguousarray(X, dtype="<f8").tobytes())
     h.update(json.dumps(y.tolist()).encode())
     return h.hexdigest()
 
@@ -29,7 +29,7 @@ def write_dataset(path: Path, X: np.ndarray, y: np.ndarray,
                   feature_names: list[str] | None = None) -> None:
     """Write atomically: through a file object to a temp name, then ``os.replace``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays: dict[str, Any] = {"X": np.asarray(X, dtype=np.float32), "y": np.asarray(y)}
+    arrays: dict[str, Any] = {"X": np.asarray(X, dtype=np.float64), "y": np.asarray(y)}
     if feature_names is not None:
         arrays["feature_names"] = np.asarray(feature_names, dtype=str)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
@@ -43,7 +43,8 @@ def write_dataset(path: Path, X: np.ndarray, y: np.ndarray,
 
 
 def load_dataset(path: Path) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
-    """``(X float32, y, feature_names or None)``; OSError when missing."""
+    """``(X, y, feature_names or None)``, X float64 (float32 in sets written before it was);
+    OSError when missing."""
     with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
         names = data["feature_names"].tolist() if "feature_names" in data.files else None
         return data["X"], data["y"], names

@@ -20,7 +20,7 @@ from service.jobs.datasets import fingerprint
 
 @dataclass(frozen=True)
 class TrainingData:
-    X: np.ndarray  # (rows, features) float32, finite
+    X: np.ndarray  # (rows, features) float64, finite in float32
     y: np.ndarray  # (rows,) int64 or str
     feature_names: list[str] | None
     sha256: str
@@ -72,7 +72,8 @@ def check_work(params: dict[str, Any], rows: int, settings: Settings) -> None:
 
 
 def check_data(X: Any, y: Any, feature_names: Any, settings: Settings) -> TrainingData:
-    """Features as finite float32 (rows × features), labels as int64 or str, names as strs."""
+    """Features as float64 finite in float32 (rows × features), labels as int64 or str, names as
+    strs."""
     try:
         X = np.asarray(X)
         if X.dtype.kind not in "biuf":
@@ -88,10 +89,11 @@ def check_data(X: Any, y: Any, feature_names: Any, settings: Settings) -> Traini
     if features > settings.max_features:
         raise field_error("data.features", f"has {features} features; at most "
                                            f"{settings.max_features}")
+    # Kept in float64, so the model centres each column before anything is rounded to float32.
+    X = np.ascontiguousarray(X, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
-        X32 = np.ascontiguousarray(X, dtype=np.float32)
-    if not np.isfinite(X32).all():
-        raise field_error("data.features", "contains NaN, infinity or values beyond float32")
+        if not np.isfinite(X.astype(np.float32)).all():
+            raise field_error("data.features", "contains NaN, infinity or values beyond float32")
     labels = _labels(y, rows)
     n_classes = np.unique(labels).size
     if n_classes < 2:
@@ -101,7 +103,7 @@ def check_data(X: Any, y: Any, feature_names: Any, settings: Settings) -> Traini
         if names is None or len(names) != features or not all(isinstance(s, str) for s in names):
             raise field_error("data.feature_names", f"must be {features} strings, one per column")
         feature_names = names
-    return TrainingData(X32, labels, feature_names, fingerprint(X32, labels))
+    return TrainingData(X, labels, feature_names, fingerprint(X, labels))
 
 
 def _labels(y: Any, rows: int) -> np.ndarray:
