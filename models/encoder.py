@@ -18,20 +18,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import compress, islice, repeat
 from typing import Any
 
 import numpy as np
 
-from .tabular import (
-    KINDS,
-    CellError,
-    Table,
-    boolean_cells,
-    column_kind,
-    missing_mask,
-    numeric_cells,
-    text_cells,
-)
+from .tabular import KINDS, CellError, Column, Table, read_column
 
 _MAX_RARE = 10_000  # seen-but-rare categories remembered per column, to tell them from unseen
 
@@ -106,6 +98,16 @@ class TabularEncoder:
 
     def fit(self, table: Table) -> TabularEncoder:
         """Learn every column's type and encoding from ``table`` (the training rows)."""
+        self.fit_transform(table)
+        return self
+
+    def fit_transform(self, table: Table) -> np.ndarray:
+        """``fit`` then ``transform`` of the same rows, reading each column once.
+
+        Returns
+        -------
+        X : ndarray of shape (n_rows, n_features_out_), float64
+        """
         for name, kind in self.feature_types.items():
             if name not in table.names:
                 raise CellError(f"feature_types names {name!r}, which is not a column; columns "
@@ -113,38 +115,37 @@ class TabularEncoder:
             if kind not in KINDS:
                 raise CellError(f"feature_types[{name!r}] is {kind!r}; expected one of "
                                 f"{list(KINDS)}", column=name)
-        self.columns_ = [self._fit_column(name, col, table.text)
-                         for name, col in zip(table.names, table.columns, strict=True)]
+        read = [read_column(cells, name, table.text, self.feature_types.get(name))
+                for name, cells in zip(table.names, table.columns, strict=True)]
+        self.columns_ = [self._fit_column(name, column)
+                         for name, column in zip(table.names, read, strict=True)]
         if self.n_features_out_ == 0:
             raise CellError("every column is constant or missing in every row: nothing to learn")
-        return self
+        return self._encode(read, None)
 
-    def _fit_column(self, name: str, column: list[Any], text: bool) -> ColumnSpec:
-        missing = missing_mask(column, text)
-        kind = self.feature_types.get(name) or column_kind(column, name, text, missing)
-        spec = ColumnSpec(name, kind, missing_rate=float(missing.mean()) if len(column) else 1.0)
+    def _fit_column(self, name: str, column: Column) -> ColumnSpec:
+        missing = column.missing
+        spec = ColumnSpec(name, column.kind,
+                          missing_rate=float(missing.mean()) if len(missing) else 1.0)
         if missing.all():
             spec.dropped = "all_missing"
-            return spec
-        if kind == "categorical":
-            counts = Counter(c for c, gap in zip(text_cells(column, name, text, missing), missing,
-                                                 strict=True) if not gap)
-            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-            frequent = [c for c, n in ranked if n >= self.min_frequency]
-            spec.categories = frequent[:self.max_categories]
-            spec.rare = [c for c, _ in ranked[len(spec.categories):]][:_MAX_RARE]
+        elif column.cells is not None:
+            counts = Counter(compress(column.cells, ~missing))
+            frequent = sorted((kv for kv in counts.items() if kv[1] >= self.min_frequency),
+                              key=lambda kv: (-kv[1], kv[0]))
+            spec.categories = [c for c, _ in frequent[:self.max_categories]]
+            kept = set(spec.categories)
+            spec.rare = list(islice((c for c in counts if c not in kept), _MAX_RARE))
             spec.missing_category = bool(missing.any())
-            served = len(spec.categories) + bool(spec.rare) + spec.missing_category
-            if served < 2:
+            if len(spec.categories) + bool(spec.rare) + spec.missing_category < 2:
                 spec.dropped = "constant"
-            return spec
-        read = numeric_cells if kind == "numeric" else boolean_cells
-        present = read(column, name, text, missing)[~missing]
-        spec.median = float(np.median(present))
-        spec.mean, spec.std = float(present.mean()), float(present.std())
-        spec.indicator = bool(missing.any())
-        if present.min() == present.max() and not spec.indicator:
-            spec.dropped = "constant"
+        else:
+            present = column.values[~missing]
+            spec.median = float(np.median(present))
+            spec.mean, spec.std = float(present.mean()), float(present.std())
+            spec.indicator = bool(missing.any())
+            if present.min() == present.max() and not spec.indicator:
+                spec.dropped = "constant"
         return spec
 
     def transform(self, table: Table) -> tuple[np.ndarray, list[dict[str, Any]]]:
@@ -162,53 +163,57 @@ class TabularEncoder:
         for name in table.names:
             if name not in known:
                 raise CellError(f"{name!r} is not a feature of this model", column=name)
-        n = table.n_rows
         given = dict(zip(table.names, table.columns, strict=True))
-        out = np.zeros((n, self.n_features_out_))
+        blank = [None] * table.n_rows
+        read = [None if spec.dropped else
+                read_column(given.get(spec.name, blank), spec.name,
+                            table.text and spec.name in given, spec.kind)
+                for spec in self.columns_]
         warnings: list[dict[str, Any]] = []
+        X = self._encode(read, warnings)
+        warnings.sort(key=lambda w: w["row"])  # stable: columns stay in model order per row
+        return X, warnings
+
+    def _encode(self, read: list[Column | None],
+                warnings: list[dict[str, Any]] | None) -> np.ndarray:
+        """The matrix of read columns; coercions are appended to ``warnings`` unless None."""
+        n = len(next(c for c in read if c is not None).missing)
+        out = np.zeros((n, self.n_features_out_))
         at = 0
-        for spec in self.columns_:
-            if spec.dropped:
+        for spec, column in zip(self.columns_, read, strict=True):
+            if spec.dropped or column is None:
                 continue
-            column = given.get(spec.name, [None] * n)
-            text = table.text and spec.name in given
-            missing = missing_mask(column, text)
             block = out[:, at:at + spec.width]
-            if spec.kind == "categorical":
-                self._encode_categories(spec, text_cells(column, spec.name, text, missing),
-                                        missing, block, warnings)
+            at += spec.width
+            missing = column.missing
+            if column.cells is not None:
+                block[np.arange(n), self._category_columns(spec, column, warnings)] = 1.0
             else:
-                read = numeric_cells if spec.kind == "numeric" else boolean_cells
-                block[:, 0] = np.where(missing, spec.median, read(column, spec.name, text,
-                                                                   missing))
+                block[:, 0] = np.where(missing, spec.median, column.values)
                 if spec.indicator:
                     block[:, 1] = missing
-            warnings += [{"row": int(i), "feature": spec.name, "kind": "imputed"}
-                         for i in np.flatnonzero(missing)]
-            at += spec.width
-        warnings.sort(key=lambda w: w["row"])  # stable: columns stay in model order per row
-        return out, warnings
+            if warnings is not None and missing.any():
+                warnings += [{"row": i, "feature": spec.name, "kind": "imputed"}
+                             for i in np.flatnonzero(missing).tolist()]
+        return out
 
     @staticmethod
-    def _encode_categories(spec: ColumnSpec, cells: list[str], missing: np.ndarray,
-                           block: np.ndarray, warnings: list[dict[str, Any]]) -> None:
+    def _category_columns(spec: ColumnSpec, column: Column,
+                          warnings: list[dict[str, Any]] | None) -> np.ndarray:
+        """Per row, the block column a category lands in: its own, other, or missing."""
         other = len(spec.categories)
         index = {c: k for k, c in enumerate(spec.categories)}
-        rare = set(spec.rare)
-        gap = other + 1 if spec.missing_category else other
-        cols = np.empty(len(cells), dtype=np.intp)
-        for i, cell in enumerate(cells):
-            if missing[i]:
-                cols[i] = gap
-                continue
-            k = index.get(cell)
-            if k is None:
-                k = other
-                if cell not in rare:
-                    warnings.append({"row": i, "feature": spec.name, "kind": "unseen_category",
-                                     "value": cell})
-            cols[i] = k
-        block[np.arange(len(cells)), cols] = 1.0
+        cells = column.cells
+        cols = np.fromiter(map(index.get, cells, repeat(other)), np.intp, len(cells))
+        if column.missing.any():
+            cols[column.missing] = other + 1 if spec.missing_category else other
+        if warnings is not None:
+            rare = set(spec.rare)
+            for i in np.flatnonzero((cols == other) & ~column.missing).tolist():
+                if cells[i] not in rare:
+                    warnings.append({"row": i, "feature": spec.name,
+                                     "kind": "unseen_category", "value": cells[i]})
+        return cols
 
     def input_schema(self) -> list[dict[str, Any]]:
         """Per input column: name, type, missing rate in training, dropped, and the categories

@@ -6,15 +6,15 @@ from: a ``Table`` of *text* (CSV) holds strings, in which a number is parsed and
 below are missing; a typed table (JSON and the like) holds ``None``, ``bool``, numbers and
 ``str``, where ``None`` alone is missing and a string is never a number.
 
-``column_kind`` infers a column's type for training; ``numeric_cells``, ``boolean_cells`` and
-``text_cells`` read a column as one type, refusing a cell that is not of it with a
-``CellError`` naming its row and column.
+``read_column`` reads a column as its type, or infers the type for training, refusing a cell
+that does not fit with a ``CellError`` naming its row and column.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,7 @@ class Table:
     Attributes
     ----------
     names : list of str
-    columns : list of list
+    columns : list of sequences
         ``columns[j][i]`` is the cell of row ``i`` in column ``names[j]``.
     text : bool
         True when every cell is a string as read from text (CSV): numbers are parsed and the
@@ -54,14 +54,14 @@ class Table:
     """
 
     names: list[str]
-    columns: list[list[Any]]
+    columns: list[Sequence[Any]]
     text: bool = False
 
     @property
     def n_rows(self) -> int:
         return len(self.columns[0]) if self.columns else 0
 
-    def column(self, name: str) -> list[Any]:
+    def column(self, name: str) -> Sequence[Any]:
         return self.columns[self.names.index(name)]
 
     @classmethod
@@ -69,14 +69,16 @@ class Table:
                   text: bool = False) -> Table:
         """Rows of cells in the order of ``names``."""
         width = len(names)
-        for i, row in enumerate(rows):
-            if isinstance(row, Mapping) or isinstance(row, str | bytes) or \
-                    not isinstance(row, Sequence | np.ndarray):
-                raise CellError(f"row {i} is {_kind_of(row)}, not an array of {width} cells", i)
-            if len(row) != width:
-                raise CellError(f"row {i} has {len(row)} cells, expected {width}", i)
-        columns = [list(col) for col in zip(*rows, strict=True)] if rows else \
-            [[] for _ in names]
+        if not text:
+            for i, row in enumerate(rows):
+                if isinstance(row, Mapping | str | bytes) or not isinstance(row,
+                                                                            Sequence | np.ndarray):
+                    raise CellError(f"row {i} is {_kind_of(row)}, not an array of {width} "
+                                    "cells", i)
+        if set(map(len, rows)) - {width}:
+            i = next(i for i, row in enumerate(rows) if len(row) != width)
+            raise CellError(f"row {i} has {len(rows[i])} cells, expected {width}", i)
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
         return cls(list(names), columns, text)
 
     @classmethod
@@ -117,71 +119,91 @@ def _kind_of(value: Any) -> str:
             type(None): "null"}.get(type(value), type(value).__name__)
 
 
-def _nested(column: list[Any], name: str) -> None:
-    for i, cell in enumerate(column):
-        if isinstance(cell, Mapping | list | tuple):
-            raise CellError(f"cell is {_kind_of(cell)}; a cell holds one value", i, name)
+@dataclass
+class Column:
+    """One column read as its type.
+
+    Attributes
+    ----------
+    kind : {"numeric", "boolean", "categorical"}
+    missing : ndarray of shape (n_rows,), bool
+    values : ndarray of shape (n_rows,), float64, or None
+        Numeric and boolean (0/1) columns; NaN where missing.
+    cells : list of str, or None
+        Categorical columns: each cell's category text, ``""`` where missing.
+    """
+
+    kind: str
+    missing: np.ndarray
+    values: np.ndarray | None = None
+    cells: list[str] | None = None
 
 
-def missing_mask(column: list[Any], text: bool) -> np.ndarray:
-    """Boolean mask of shape (n_rows,): True where the cell is missing."""
+def read_column(cells: Sequence[Any], name: str, text: bool, kind: str | None = None
+                ) -> Column:
+    """Read a column as ``kind``, or infer it: ``numeric`` when every present cell is a number,
+    ``boolean`` when every one is a boolean (in text also true/false/yes/no, any case),
+    otherwise ``categorical`` (numbers and booleans taken as their text).
+
+    Raises ``CellError`` naming the first cell that is not of ``kind``, an object or array
+    cell, or a number that is not finite.
+    """
     if text:
-        return np.fromiter(map(MISSING_TOKENS.__contains__, column), bool, len(column))
-    return np.fromiter((cell is None for cell in column), bool, len(column))
+        missing = np.fromiter(map(MISSING_TOKENS.__contains__, cells), bool, len(cells))
+    else:
+        missing = np.fromiter((c is None for c in cells), bool, len(cells))
+        for i, cell in enumerate(cells):
+            if isinstance(cell, Mapping | list | tuple):
+                raise CellError(f"cell is {_kind_of(cell)}; a cell holds one value", i, name)
+    present = list(compress(cells, ~missing)) if missing.any() else cells
+    for candidate in [kind] if kind else KINDS:
+        read = _READERS[candidate](present, text)
+        if read is not None:  # categorical reads anything: inference always ends here
+            return _column(candidate, missing, read)
+    _name_the_cell(cells, missing, name, kind, text)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-def numeric_cells(column: list[Any], name: str, text: bool,
-                  missing: np.ndarray) -> np.ndarray:
-    """The column as float64 of shape (n_rows,), NaN where missing; a cell that is not a
-    finite number is a ``CellError``."""
-    if not text:
-        _nested(column, name)
-        for i, cell in enumerate(column):
-            if not missing[i] and (isinstance(cell, bool) or not isinstance(cell, int | float)):
-                raise CellError(f"{_kind_of(cell)} {cell!r:.40} in numeric column {name!r}; "
-                                "expected a number or null", i, name)
-    values = np.full(len(column), np.nan)
-    present = np.flatnonzero(~missing)
+def _column(kind: str, missing: np.ndarray, present: Any) -> Column:
+    if kind == "categorical":
+        if not missing.any():
+            return Column(kind, missing, cells=present)
+        cells = [""] * len(missing)
+        for i, cell in zip(np.flatnonzero(~missing).tolist(), present, strict=True):
+            cells[i] = cell
+        return Column(kind, missing, cells=cells)
+    values = np.full(len(missing), np.nan)
+    values[~missing] = present
+    return Column(kind, missing, values=values)
+
+
+def _numbers(present: list[Any], text: bool) -> np.ndarray | None:
+    if not text and not all(type(c) in (int, float) for c in present):
+        return None  # bool is not a number here, and a JSON string never is
     try:
-        values[present] = np.asarray([column[i] for i in present], dtype=np.float64)
-    except (ValueError, OverflowError):
-        for i in present:  # find the first cell that is not a number, to name it
-            try:
-                float(column[i])
-            except (ValueError, OverflowError):
-                raise CellError(f"{column[i]!r:.40} in numeric column {name!r} is not a number",
-                                int(i), name) from None
-    bad = present[~np.isfinite(values[present])]
-    if bad.size:
-        raise CellError(f"{column[bad[0]]!r:.40} in column {name!r} is not a finite number",
-                        int(bad[0]), name)
-    return values
+        values = np.fromiter(map(float, present), np.float64, len(present))
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return values if np.isfinite(values).all() else None
 
 
-def boolean_cells(column: list[Any], name: str, text: bool, missing: np.ndarray) -> np.ndarray:
-    """The column as float64 0/1 of shape (n_rows,), NaN where missing. Booleans, and the
-    tokens true/false/yes/no in any case, are read; anything else is a ``CellError``."""
-    values = np.full(len(column), np.nan)
-    for i, cell in enumerate(column):
-        if missing[i]:
-            continue
-        if isinstance(cell, bool):
-            values[i] = cell
-        elif isinstance(cell, str) and cell.strip().lower() in BOOLEAN_TOKENS:
-            values[i] = BOOLEAN_TOKENS[cell.strip().lower()]
-        else:
-            raise CellError(f"{cell!r:.40} in boolean column {name!r} is not true/false/yes/no",
-                            i, name)
-    return values
+def _booleans(present: list[Any], text: bool) -> np.ndarray | None:
+    if not text and not all(isinstance(c, bool | str) for c in present):
+        return None
+    meaning = {}  # each distinct cell is looked at once
+    for cell in set(present):
+        value = cell if type(cell) is bool else BOOLEAN_TOKENS.get(cell.strip().lower())
+        if value is None:
+            return None
+        meaning[cell] = value
+    return np.fromiter(map(meaning.__getitem__, present), np.float64, len(present))
 
 
-def text_cells(column: list[Any], name: str, text: bool, missing: np.ndarray) -> list[str]:
-    """The column's cells as category strings (a number is taken as its text; a boolean as
-    ``true``/``false``); missing cells are ``""`` and flagged by ``missing``."""
-    if text:
-        return ["" if missing[i] else cell for i, cell in enumerate(column)]
-    _nested(column, name)
-    return ["" if missing[i] else _as_text(cell) for i, cell in enumerate(column)]
+def _texts(present: list[Any], text: bool) -> list[str]:
+    return present if text else list(map(_as_text, present))
+
+
+_READERS = {"numeric": _numbers, "boolean": _booleans, "categorical": _texts}
 
 
 def _as_text(cell: Any) -> str:
@@ -194,23 +216,23 @@ def _as_text(cell: Any) -> str:
     return str(cell)
 
 
-def column_kind(column: list[Any], name: str, text: bool, missing: np.ndarray) -> str:
-    """The type a training column is read as: ``numeric`` when every present cell is a number,
-    ``boolean`` when every one is a boolean (or, in text, true/false/yes/no), otherwise
-    ``categorical``."""
-    present = [cell for cell, gap in zip(column, missing, strict=True) if not gap]
-    if text:
-        try:
-            np.asarray(present, dtype=np.float64)
-            return "numeric"
-        except ValueError:
-            pass
-        if all(cell.strip().lower() in BOOLEAN_TOKENS for cell in present):
-            return "boolean"
-        return "categorical"
-    _nested(column, name)
-    if all(isinstance(c, int | float) and not isinstance(c, bool) for c in present):
-        return "numeric"
-    if all(isinstance(c, bool) for c in present):
-        return "boolean"
-    return "categorical"
+def _name_the_cell(cells: list[Any], missing: np.ndarray, name: str, kind: str,
+                   text: bool) -> None:
+    """Raise a ``CellError`` for the first present cell a ``kind`` column cannot hold."""
+    for i, cell in enumerate(cells):
+        if missing[i] or _READERS[kind]([cell], text) is not None:
+            continue
+        if kind == "numeric" and not text and isinstance(cell, int | float) \
+                and not isinstance(cell, bool) or kind == "numeric" and text and _is_float(cell):
+            raise CellError(f"{cell!r:.40} in column {name!r} is not a finite number", i, name)
+        expected = "a number" if kind == "numeric" else "true/false/yes/no"
+        raise CellError(f"{_kind_of(cell)} {cell!r:.40} in {kind} column {name!r}; expected "
+                        f"{expected} or null", i, name)
+
+
+def _is_float(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
