@@ -114,6 +114,19 @@ class Table:
         return cls(list(columns), [list(col) for col in columns.values()])
 
 
+def as_table(X: Any, names: Sequence[str] | None = None) -> Table | None:
+    """``X`` as a ``Table`` when it is tabular input (a ``Table``, a mapping of column name to
+    cells, or a non-empty sequence of records), else None. ``names`` are a model's columns."""
+    if isinstance(X, Table):
+        return X
+    if isinstance(X, Mapping):
+        return Table.from_columns(X)
+    if isinstance(X, Sequence) and not isinstance(X, str) and len(X) \
+            and isinstance(X[0], Mapping):
+        return Table.from_records(X, names)
+    return None
+
+
 def _kind_of(value: Any) -> str:
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
             type(None): "null"}.get(type(value), type(value).__name__)
@@ -200,7 +213,10 @@ def _booleans(present: list[Any], text: bool) -> np.ndarray | None:
 
 
 def _texts(present: list[Any], text: bool) -> list[str]:
-    return present if text else list(map(_as_text, present))
+    cells = present if text else list(map(_as_text, present))
+    if "\x00" in "".join(cells):  # numpy's unicode arrays (the artifact) drop trailing NULs
+        cells = [cell.rstrip("\x00") for cell in cells]
+    return cells
 
 
 _READERS = {"numeric": _numbers, "boolean": _booleans, "categorical": _texts}
