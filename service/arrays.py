@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from service.errors import Unprocessable, field_error
+from service.names import FLOAT32_MAX
 
 _NUMERIC_KINDS = "iuf"
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def as_matrix(value: Any, field: str, *, max_rows: int, max_features: int,
@@ -68,7 +68,7 @@ def check_matrix(arr: np.ndarray, field: str, *, max_rows: int, max_features: in
     # is finite and within +-limit (NaN and inf propagate). When it is not, possibly because the
     # sum alone overflowed, each cell is looked at. Integers always fit.
     if arr.dtype.kind == "f":
-        limit = _FLOAT32_MAX if dtype is np.float32 else float(np.finfo(dtype).max)
+        limit = FLOAT32_MAX if dtype is np.float32 else float(np.finfo(dtype).max)
         squares = float(np.vdot(arr, arr))
         if not (math.isfinite(squares) and squares <= limit * limit):
             return _cast_at_the_limit(arr, field, dtype)

@@ -10,12 +10,8 @@ from flask_smorest import Api, Blueprint
 from marshmallow import Schema
 
 from service.api.problems import PROBLEM_JSON
-from service.api.schemas import (
-    ALIAS_PATTERN,
-    NAME_PATTERN,
-    VERSION_NUMBER_PATTERN,
-    ProblemSchema,
-)
+from service.api.schemas import ProblemSchema
+from service.names import ALIAS_PATTERN, NAME_PATTERN, VERSION_NUMBER_PATTERN
 
 # Path parameters as the handlers validate them (``service.names``); anything else is a 422.
 PATH_PARAMS: dict[str, dict[str, Any]] = {
