@@ -9,9 +9,6 @@ extension both ways. Bodies are parsed whatever their Content-Type (clients ofte
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
-from functools import reduce
-from typing import Any
 
 import orjson
 from flask import Response, current_app, request
@@ -21,7 +18,7 @@ from marshmallow import Schema, fields
 from service.api.body import parse_json, raw_body
 from service.api.docs import body_doc
 from service.api.problems import register_protocol_errors
-from service.api.tfserving import error_response
+from service.api.protocol import error_response, errors, json_response
 from service.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from service.handlers import kserve
 from service.handlers.tensors import HEADER_LENGTH, split_body
@@ -30,10 +27,6 @@ from service.runtime import get_runtime
 blp = Blueprint("kserve", __name__, description="KServe V2 / Open Inference Protocol (/v2)")
 
 register_protocol_errors("/v2", error_response)
-
-
-class KServeErrorSchema(Schema):
-    error = fields.String(metadata={"description": "What went wrong."})
 
 
 class KServeServerMetadataSchema(Schema):
@@ -107,31 +100,18 @@ class KServeInferResponseSchema(Schema):
     outputs = fields.List(fields.Nested(KServeResponseOutputSchema))
 
 
-def errors(*codes: int) -> Callable:
-    """Document ``{"error": ...}`` responses."""
-    decorators = [blp.alt_response(code, schema=KServeErrorSchema,
-                                   content_type="application/json", success=False)
-                  for code in codes]
-    return lambda func: reduce(lambda f, d: d(f), decorators, func)
-
-
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status=status,
-                    mimetype="application/json")
-
-
 @blp.route("/v2", methods=["GET"])
 @blp.response(200, KServeServerMetadataSchema)
 def server_metadata() -> Response:
     """Server metadata: name, version and the extensions supported."""
-    return _json(kserve.server_metadata(current_app.config["API_VERSION"]))
+    return json_response(kserve.server_metadata(current_app.config["API_VERSION"]))
 
 
 @blp.route("/v2/health/live", methods=["GET"])
 @blp.response(200, KServeLiveSchema)
 def server_live() -> Response:
     """The server is alive and answering."""
-    return _json({"live": True})
+    return json_response({"live": True})
 
 
 @blp.route("/v2/health/ready", methods=["GET"])
@@ -142,8 +122,8 @@ def server_ready() -> Response:
     try:
         get_runtime().store.list_models()
     except OSError:
-        return _json({"ready": False}, 503)
-    return _json({"ready": True})
+        return json_response({"ready": False}, 503)
+    return json_response({"ready": True})
 
 
 _MODEL = "/v2/models/<name>"
@@ -153,21 +133,21 @@ _VERSION = "/v2/models/<name>/versions/<version>"
 @blp.route(_MODEL, methods=["GET"], endpoint="model_metadata")
 @blp.route(_VERSION, methods=["GET"], endpoint="version_metadata")
 @blp.response(200, KServeModelMetadataSchema)
-@errors(404)
+@errors(blp, 404)
 def model_metadata(name: str, version: str | None = None) -> Response:
     """Model metadata: versions, input and output tensors (version: a number or an alias)."""
-    return _json(kserve.model_metadata(get_runtime().store, name, version))
+    return json_response(kserve.model_metadata(get_runtime().store, name, version))
 
 
 @blp.route(f"{_MODEL}/ready", methods=["GET"], endpoint="model_ready")
 @blp.route(f"{_VERSION}/ready", methods=["GET"], endpoint="version_ready")
 @blp.response(200, KServeModelReadySchema)
 @blp.alt_response(503, schema=KServeModelReadySchema)
-@errors(404)
+@errors(blp, 404)
 def model_ready(name: str, version: str | None = None) -> Response:
     """Whether the version loads and can serve (503 when its artifact cannot be loaded)."""
     body = kserve.model_ready(get_runtime().cache, name, version)
-    return _json(body, 200 if body["ready"] else 503)
+    return json_response(body, 200 if body["ready"] else 503)
 
 
 def _decoded(body: bytes) -> bytes:
@@ -199,7 +179,7 @@ def _decoded(body: bytes) -> bytes:
 @blp.response(200, KServeInferResponseSchema, description=(
     "JSON, or application/octet-stream when an output is asked for as binary data: "
     f"{HEADER_LENGTH} bytes of JSON, then the outputs' bytes."))
-@errors(400, 404, 413, 415)
+@errors(blp, 400, 404, 413, 415)
 def infer(name: str, version: str | None = None) -> Response:
     """Class probabilities (FP32 [N, n_classes]) and labels (BYTES [N]) for a batch of rows.
 
@@ -213,7 +193,7 @@ def infer(name: str, version: str | None = None) -> Response:
     runtime = get_runtime()
     body, tail = kserve.infer(runtime.cache, runtime.settings, name, version, doc, binary)
     if tail is None:
-        return _json(body)
+        return json_response(body)
     head = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
     return Response(head + tail, mimetype="application/octet-stream",
                     headers={HEADER_LENGTH: str(len(head))})

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from service.api.body import json_object
 from service.api.docs import body_doc, doc_only, problems
 from service.api.schemas import PredictRequestSchema, PredictResponseSchema
-from service.handlers.predict import predict, read_request
+from service.handlers.predict import predict, read_request, read_rows
 from service.runtime import get_runtime
 
 blp = Blueprint("predict", __name__, description="Class probabilities from a model version")
@@ -27,7 +27,8 @@ def post_predict() -> Response:
     """
     model, ref, rows = read_request(json_object())
     runtime = get_runtime()
-    result = predict(runtime.cache, runtime.settings, model, ref, rows, field="instances")
+    matrix = read_rows(rows, runtime.settings, "instances")  # the body before the store
+    result = predict(runtime.cache.get(model, ref), matrix, "instances")
     body = {"model": result.model, "version": result.version, "classes": result.classes,
             "probabilities": result.probabilities, "labels": result.labels}
     return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),

@@ -7,11 +7,8 @@ The semantics live in ``service.handlers.tfserving``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import reduce
 from typing import Any
 
-import orjson
 from flask import Response
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
@@ -20,8 +17,10 @@ from werkzeug.routing import BaseConverter
 from service.api.body import parse_json, raw_body
 from service.api.docs import body_doc, path_params
 from service.api.problems import register_protocol_errors
-from service.errors import BadRequest, ServiceError
+from service.api.protocol import error_response, errors, json_response
+from service.errors import BadRequest
 from service.handlers import tfserving
+from service.names import LABEL_PATTERN
 from service.runtime import get_runtime
 
 blp = Blueprint("tfserving", __name__, description="TensorFlow Serving REST API (/v1/models)")
@@ -41,10 +40,6 @@ class SegmentConverter(BaseConverter):
 blp.record_once(lambda state: state.app.url_map.converters.update(tfsegment=SegmentConverter))
 
 _NUMBER_ROWS = {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
-
-
-class TFErrorSchema(Schema):
-    error = fields.String(metadata={"description": "What went wrong."})
 
 
 class TFStatusSchema(Schema):
@@ -100,29 +95,7 @@ class TFClassifyResponseSchema(Schema):
             "type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "number"}]}}}})
 
 
-def error_response(error: ServiceError) -> Response:
-    """``{"error": "..."}``; validation failures (422 in our own API) are 400 here."""
-    status = 400 if error.status == 422 else error.status
-    resp = Response(orjson.dumps({"error": error.detail}), status=status,
-                    mimetype="application/json")
-    for name, value in error.headers.items():
-        resp.headers[name] = value
-    return resp
-
-
 register_protocol_errors("/v1/", error_response)
-
-
-def errors(*codes: int) -> Callable:
-    """Document ``{"error": ...}`` responses."""
-    decorators = [blp.alt_response(code, schema=TFErrorSchema, content_type="application/json",
-                                   success=False) for code in codes]
-    return lambda func: reduce(lambda f, d: d(f), decorators, func)
-
-
-def _json(body: Any) -> Response:
-    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
-                    mimetype="application/json")
 
 
 def _body() -> dict[str, Any]:
@@ -137,13 +110,12 @@ _VERSION = "/v1/models/<tfsegment:name>/versions/<tfsegment:version>"
 _LABEL = "/v1/models/<tfsegment:name>/labels/<tfsegment:label>"
 # The documented path parameters: what the handlers can find (anything else is a 404, or a 400
 # for a version that is not a number); a conformant one never contains ':'.
-_LABEL_PATTERN = r"^(?:latest|(?![0-9]+$)[A-Za-z0-9][A-Za-z0-9._-]{0,63})$"
 _MODEL_PARAMS = path_params("name")
 _VERSION_PARAMS = path_params("name", "version")
 _LABEL_PARAMS = [*_MODEL_PARAMS, {
     "in": "path", "name": "label", "required": True, "example": "production",
     "description": "Version label: an alias of the model, or 'latest' (the newest version).",
-    "schema": {"type": "string", "pattern": _LABEL_PATTERN}}]
+    "schema": {"type": "string", "pattern": LABEL_PATTERN}}]
 
 
 @blp.route(_MODEL, methods=["GET"], endpoint="model_status",
@@ -153,10 +125,10 @@ _LABEL_PARAMS = [*_MODEL_PARAMS, {
 @blp.route(_LABEL, methods=["GET"], endpoint="label_status",
            parameters=_LABEL_PARAMS)
 @blp.response(200, TFModelStatusSchema)
-@errors(400, 404)
+@errors(blp, 400, 404)
 def model_status(name: str, version: str | None = None, label: str | None = None) -> Response:
     """Model status: every version (or the one named), each AVAILABLE."""
-    return _json(tfserving.model_status(get_runtime().store, name, version, label))
+    return json_response(tfserving.model_status(get_runtime().store, name, version, label))
 
 
 @blp.route(f"{_MODEL}/metadata", methods=["GET"], endpoint="model_metadata",
@@ -166,11 +138,11 @@ def model_status(name: str, version: str | None = None, label: str | None = None
 @blp.route(f"{_LABEL}/metadata", methods=["GET"], endpoint="label_metadata",
            parameters=_LABEL_PARAMS)
 @blp.response(200, TFModelMetadataSchema)
-@errors(400, 404)
+@errors(blp, 400, 404)
 def model_metadata(name: str, version: str | None = None,
                    label: str | None = None) -> Response:
     """Model metadata: the serving_default signature of the version (default: the newest)."""
-    return _json(tfserving.model_metadata(get_runtime().store, name, version, label))
+    return json_response(tfserving.model_metadata(get_runtime().store, name, version, label))
 
 
 @blp.route(f"{_MODEL}:predict", methods=["POST"], endpoint="model_predict",
@@ -181,11 +153,11 @@ def model_metadata(name: str, version: str | None = None,
            parameters=_LABEL_PARAMS)
 @body_doc(TFPredictRequestSchema)
 @blp.response(200, TFPredictResponseSchema)
-@errors(400, 404, 413)
+@errors(blp, 400, 404, 413)
 def predict(name: str, version: str | None = None, label: str | None = None) -> Response:
     """Class probabilities per row: instances → predictions, inputs → outputs."""
     runtime = get_runtime()
-    return _json(tfserving.predict(runtime.cache, runtime.settings, name, _body(),
+    return json_response(tfserving.predict(runtime.cache, runtime.settings, name, _body(),
                                    version, label))
 
 
@@ -197,9 +169,9 @@ def predict(name: str, version: str | None = None, label: str | None = None) -> 
            parameters=_LABEL_PARAMS)
 @body_doc(TFClassifyRequestSchema)
 @blp.response(200, TFClassifyResponseSchema)
-@errors(400, 404, 413)
+@errors(blp, 400, 404, 413)
 def classify(name: str, version: str | None = None, label: str | None = None) -> Response:
     """Every class label with its score, per example."""
     runtime = get_runtime()
-    return _json(tfserving.classify(runtime.cache, runtime.settings, name, _body(),
+    return json_response(tfserving.classify(runtime.cache, runtime.settings, name, _body(),
                                     version, label))

@@ -12,7 +12,7 @@ from service import metrics
 from service.arrays import as_matrix, check_matrix, check_width
 from service.config import Settings
 from service.errors import field_error, invalid_fields
-from service.model_cache import LoadedModel, ModelCache
+from service.model_cache import LoadedModel
 from service.names import validate_model_name
 
 
@@ -68,23 +68,35 @@ def parse_ref(value: Any, field: str = "version") -> int | str | None:
     return value
 
 
-def predict(cache: ModelCache, settings: Settings, name: str, ref: int | str | None,
-            rows: list | np.ndarray, field: str = "instances") -> Prediction:
-    """Predict class probabilities for ``rows`` with model ``name`` at version ``ref``.
+def read_rows(rows: list | np.ndarray, settings: Settings, field: str = "instances") -> np.ndarray:
+    """Rows of a request (decoded JSON or an array) as a checked float32 matrix.
 
     Parameters
     ----------
     rows : list of rows (decoded JSON) or ndarray of shape (n_rows, n_features)
     field : the request field the rows came from, named in validation errors.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_features), float32, finite.
     """
     limits = {"max_rows": settings.max_rows, "max_features": settings.max_features}
     if isinstance(rows, np.ndarray):
-        matrix = check_matrix(rows, field, **limits)
-    else:
-        matrix = as_matrix(rows, field, **limits)
-    loaded = cache.get(name, ref)
-    check_width(matrix, field, loaded.model.n_features_in_, name)
-    proba = loaded.model.predict_proba(matrix, check_input=False)  # checked just above
+        return check_matrix(rows, field, **limits)
+    return as_matrix(rows, field, **limits)
+
+
+def predict(loaded: LoadedModel, matrix: np.ndarray, field: str = "instances") -> Prediction:
+    """Class probabilities of a resolved model version for rows checked by :func:`read_rows`.
+
+    Parameters
+    ----------
+    loaded : the version to predict with (``ModelCache.get``: once per request).
+    matrix : ndarray of shape (n_rows, n_features), float32.
+    field : the request field the rows came from, named in validation errors.
+    """
+    check_width(matrix, field, loaded.model.n_features_in_, loaded.name)
+    proba = loaded.model.predict_proba(matrix, check_input=False)  # checked by read_rows
     # Probabilities lie in [0, 1], so their sum of squares (one BLAS call) is finite unless a
     # row's are not: inputs near float32's limit can overflow inside the network.
     if not math.isfinite(np.vdot(proba, proba)):
@@ -93,6 +105,6 @@ def predict(cache: ModelCache, settings: Settings, name: str, ref: int | str | N
                                              "are not finite (the network overflowed float32)")
     classes = loaded.classes
     labels = [classes[i] for i in proba.argmax(axis=1).tolist()]
-    metrics.record_prediction(name, loaded.version, matrix.shape[0])
-    return Prediction(model=name, version=loaded.version, classes=classes,
+    metrics.record_prediction(loaded.name, loaded.version, matrix.shape[0])
+    return Prediction(model=loaded.name, version=loaded.version, classes=classes,
                       probabilities=proba, labels=labels, loaded=loaded)

@@ -67,6 +67,8 @@ def _shape(value: Any, field: str) -> list[int]:
 
 
 def _datatype(value: Any, field: str) -> np.dtype:
+    if not isinstance(value, str):
+        raise BadRequest(f"{field}.datatype: must be a string, one of {', '.join(NUMERIC)}")
     if value in NUMERIC:
         return NUMERIC[value]
     if value in OTHER_DATATYPES:
