@@ -108,3 +108,14 @@ def test_both_protocols_answer_errors_alike(counted):
                  client.post("/v2/models/iris/infer", json={"inputs": [
                      {**_ONE_ROW, "shape": [1, 2], "data": [1, 2]}]})):
         assert "expects 4 features" in error_of(resp, 400)  # a 422 in our own API
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/v1/models/iris:predict", {"instances": [{"features": None}]}),
+    ("/v1/models/iris-plain:predict", {"inputs": {"features": None}}),
+    ("/v1/models/iris:classify", {"examples": [{"features": None}]}),
+])
+def test_a_null_features_input_is_400(counted, path, body):
+    """It was read as "no rows given, use the feature names", then a 500."""
+    client, _ = counted
+    assert "must be a" in error_of(client.post(path, json=body), 400)

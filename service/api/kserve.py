@@ -21,7 +21,8 @@ from service.api.problems import register_protocol_errors
 from service.api.protocol import error_response, errors, json_response
 from service.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from service.handlers import kserve
-from service.handlers.tensors import HEADER_LENGTH, split_body
+from service.handlers.tensors import HEADER_LENGTH, NUMERIC, split_body
+from service.names import FLOAT32_MAX
 from service.runtime import get_runtime
 
 blp = Blueprint("kserve", __name__, description="KServe V2 / Open Inference Protocol (/v2)")
@@ -62,27 +63,58 @@ class KServeModelMetadataSchema(Schema):
     outputs = fields.List(fields.Nested(KServeTensorMetadataSchema))
 
 
-class KServeRequestInputSchema(Schema):
-    name = fields.String(required=True, metadata={"example": "features"})
-    shape = fields.List(fields.Integer(), required=True, metadata={"example": [1, 4]})
-    datatype = fields.String(required=True, metadata={"example": "FP32"})
-    parameters = fields.Dict(metadata={"description": "binary_data_size: the tensor's bytes "
-                                       "follow the JSON header (binary tensor data)."})
-    data = fields.Raw(metadata={"type": "array", "items": {},
-                                "description": "Row-major values, flat or nested."})
-
-
-class KServeRequestOutputSchema(Schema):
-    name = fields.String(required=True, metadata={"example": "probabilities"})
-    parameters = fields.Dict(metadata={"description": "binary_data (bool), classification "
-                                       "(top k as 'score:index:label')."})
-
-
-class KServeInferRequestSchema(Schema):
-    id = fields.String()
-    parameters = fields.Dict(metadata={"description": "binary_data_output (bool)."})
-    inputs = fields.List(fields.Nested(KServeRequestInputSchema), required=True)
-    outputs = fields.List(fields.Nested(KServeRequestOutputSchema))
+# The inference request, as the handler reads it. What JSON Schema cannot say is left to the
+# handler's 400: the feature count and, for per-feature inputs, the feature names (they
+# depend on the model); data that matches its shape and datatype (count, range, integers);
+# binary data sizes that match the tensors; each output asked for once.
+_NUMBER = {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}
+_INPUT = {
+    "type": "object",
+    "required": ["name", "shape", "datatype"],
+    "properties": {
+        "name": {"type": "string", "example": "features"},
+        "shape": {"type": "array", "minItems": 1, "maxItems": 2, "example": [1, 4],
+                  "items": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},
+        "datatype": {"type": "string", "enum": list(NUMERIC), "example": "FP32"},
+        "parameters": {"type": "object", "nullable": True, "properties": {
+            "binary_data_size": {"type": "integer", "minimum": 0, "nullable": True,
+                                 "description": (
+                "The tensor's bytes follow the JSON header (binary tensor data).")}}},
+        "data": {"type": "array", "items": {"oneOf": [_NUMBER, {"type": "array",
+                                                                "items": _NUMBER}]},
+                 "description": "Row-major values, flat or nested as the shape."},
+    },
+    "oneOf": [{"required": ["data"]},
+              {"required": ["parameters"], "properties": {"parameters": {
+                  "type": "object", "required": ["binary_data_size"],
+                  "properties": {"binary_data_size": {"type": "integer"}}}}}],
+}
+_OUTPUT = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {
+        "name": {"type": "string", "enum": list(kserve.OUTPUTS), "example": "probabilities"},
+        "parameters": {"type": "object", "nullable": True, "properties": {
+            "binary_data": {"type": "boolean"},
+            "classification": {"type": "integer", "minimum": 1, "description": (
+                "Top k classes as 'score:index:label' (of 'probabilities' only).")}}},
+    },
+}
+KSERVE_INFER_REQUEST = {
+    "type": "object",
+    "required": ["inputs"],
+    "properties": {
+        "id": {"type": "string", "nullable": True},
+        "parameters": {"type": "object", "nullable": True, "properties": {
+            "binary_data_output": {"type": "boolean"}}},
+        "inputs": {"type": "array", "minItems": 1, "items": _INPUT, "description": (
+            "One input 'features' [N, n_features], or (a model trained with feature names) "
+            "one [N] input per feature."), "example": [
+                {"name": "features", "shape": [1, 4], "datatype": "FP32",
+                 "data": [5.1, 3.5, 1.4, 0.2]}]},
+        "outputs": {"type": "array", "nullable": True, "items": _OUTPUT},
+    },
+}
 
 
 class KServeResponseOutputSchema(Schema):
@@ -173,7 +205,7 @@ def _decoded(body: bytes) -> bytes:
 
 @blp.route(f"{_MODEL}/infer", methods=["POST"], endpoint="model_infer")
 @blp.route(f"{_VERSION}/infer", methods=["POST"], endpoint="version_infer")
-@body_doc(KServeInferRequestSchema, "application/json", "application/octet-stream",
+@body_doc(KSERVE_INFER_REQUEST, "application/json", "application/octet-stream",
           description=f"JSON, or with {HEADER_LENGTH} the JSON header followed by binary "
           "tensor data.")
 @blp.response(200, KServeInferResponseSchema, description=(

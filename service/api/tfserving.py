@@ -20,7 +20,7 @@ from service.api.problems import register_protocol_errors
 from service.api.protocol import error_response, errors, json_response
 from service.errors import BadRequest
 from service.handlers import tfserving
-from service.names import LABEL_PATTERN
+from service.names import FLOAT32_MAX, LABEL_PATTERN
 from service.runtime import get_runtime
 
 blp = Blueprint("tfserving", __name__, description="TensorFlow Serving REST API (/v1/models)")
@@ -65,28 +65,60 @@ class TFModelMetadataSchema(Schema):
                                      "output probabilities [-1, n_classes] DT_FLOAT."})
 
 
-class TFPredictRequestSchema(Schema):
-    signature_name = fields.String(metadata={"example": "serving_default"})
-    instances = fields.Raw(metadata={**_NUMBER_ROWS, "description": (
-        "Row format: one list of feature values per row (or objects keyed by feature name, or "
-        "{\"features\": [...]}). Give instances or inputs, not both.")})
-    inputs = fields.Raw(metadata={"description": (
-        "Columnar format: the rows as one tensor, {\"features\": rows} or {feature_name: "
-        "column}.")})
+# The request bodies, as the handlers read them. What JSON Schema cannot say is left to the
+# handler's 400: the feature count and the feature names (they depend on the model), rows of
+# one length, columns of one length, features given both in an example and in the context.
+_NUMBER = {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}
+_ROW = {"type": "array", "minItems": 1, "items": _NUMBER}
+_ROWS = {"type": "array", "minItems": 1, "items": _ROW}
+_FEATURE = {"oneOf": [_NUMBER, {"type": "array", "minItems": 1, "maxItems": 1, "items": _NUMBER}]}
+_NAMED_ROW = {"type": "object", "properties": {"features": _ROW}, "additionalProperties": _FEATURE,
+              "description": "{\"features\": row}, or one value per feature name."}
+_SIGNATURE = {"type": "string", "enum": ["", "serving_default", None], "nullable": True,
+              "example": "serving_default"}
+TF_PREDICT_REQUEST = {
+    "type": "object",
+    "properties": {
+        "signature_name": _SIGNATURE,
+        "instances": {"oneOf": [_ROWS, {**_ROWS, "items": {**_NAMED_ROW, "minProperties": 1}}],
+                      "description": "Row format: one list of feature values per row, or one "
+                                     "object per row keyed by feature name (or {\"features\": "
+                                     "[...]})."},
+        "inputs": {"oneOf": [_ROWS, {
+            "type": "object", "minProperties": 1, "properties": {"features": _ROWS},
+            "additionalProperties": {"oneOf": [
+                {"type": "array", "minItems": 1, "items": _NUMBER},
+                {"type": "array", "minItems": 1, "items": _FEATURE["oneOf"][1]}]}}],
+            "description": "Columnar format: the rows as one tensor, {\"features\": rows} or "
+                           "{feature_name: column}."},
+    },
+    "oneOf": [{"required": ["instances"]}, {"required": ["inputs"]}],
+    "description": "Give instances or inputs, not both.",
+    "example": {"instances": [[5.1, 3.5, 1.4, 0.2]]},
+}
+TF_CLASSIFY_REQUEST = {
+    "type": "object",
+    "required": ["examples"],
+    "properties": {
+        "signature_name": _SIGNATURE,
+        "context": {"type": "object", "nullable": True, "additionalProperties": _FEATURE,
+                    "description": "Features shared by every example (examples given as "
+                                   "objects only)."},
+        "examples": {"type": "array", "minItems": 1, "items": {"oneOf": [_ROW, _NAMED_ROW]},
+                     "description": "Each a list of feature values or an object keyed by "
+                                    "feature name."},
+    },
+    # A context is for examples given by feature name.
+    "anyOf": [{"properties": {"context": {"nullable": True, "maxProperties": 0}}},
+              {"properties": {"examples": {"items": {"type": "object"}}}}],
+    "example": {"examples": [[5.1, 3.5, 1.4, 0.2]]},
+}
 
 
 class TFPredictResponseSchema(Schema):
     predictions = fields.Raw(metadata={**_NUMBER_ROWS, "description": (
         "Row format answer: class probabilities per row, columns in the order of classes.")})
     outputs = fields.Raw(metadata={**_NUMBER_ROWS, "description": "Columnar format answer."})
-
-
-class TFClassifyRequestSchema(Schema):
-    signature_name = fields.String()
-    context = fields.Dict(metadata={"description": "Features shared by every example."})
-    examples = fields.Raw(required=True, metadata={
-        "type": "array", "items": {}, "description": (
-            "Each a list of feature values or an object keyed by feature name.")})
 
 
 class TFClassifyResponseSchema(Schema):
@@ -151,7 +183,7 @@ def model_metadata(name: str, version: str | None = None,
            parameters=_VERSION_PARAMS)
 @blp.route(f"{_LABEL}:predict", methods=["POST"], endpoint="label_predict",
            parameters=_LABEL_PARAMS)
-@body_doc(TFPredictRequestSchema)
+@body_doc(TF_PREDICT_REQUEST)
 @blp.response(200, TFPredictResponseSchema)
 @errors(blp, 400, 404, 413)
 def predict(name: str, version: str | None = None, label: str | None = None) -> Response:
@@ -167,7 +199,7 @@ def predict(name: str, version: str | None = None, label: str | None = None) -> 
            parameters=_VERSION_PARAMS)
 @blp.route(f"{_LABEL}:classify", methods=["POST"], endpoint="label_classify",
            parameters=_LABEL_PARAMS)
-@body_doc(TFClassifyRequestSchema)
+@body_doc(TF_CLASSIFY_REQUEST)
 @blp.response(200, TFClassifyResponseSchema)
 @errors(blp, 400, 404, 413)
 def classify(name: str, version: str | None = None, label: str | None = None) -> Response:

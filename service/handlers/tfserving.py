@@ -75,12 +75,15 @@ def _check_signature(doc: dict[str, Any]) -> None:
                          f"def; the only signature is {SIGNATURE!r}")
 
 
+_BY_NAME = object()  # what _named_input answers for an object keyed by feature name
+
+
 def _named_input(value: Any, names: list[str] | None, field: str) -> Any:
-    """Rows from an object: ``{"features": rows}`` or (named features) one value per name."""
+    """Rows from ``{"features": rows}``, or ``_BY_NAME`` for one value per feature name."""
     if set(value) == {INPUT} and not (names and INPUT in names):
         return value[INPUT]
     if names:
-        return None
+        return _BY_NAME
     raise BadRequest(f"{field}: unknown input {_first_key(value)!r}; the signature's input is "
                      f"{INPUT!r} (this model has no named features)")
 
@@ -101,7 +104,7 @@ def _instances(value: Any, names: list[str] | None) -> Any:
         if not isinstance(obj, dict):
             raise BadRequest(f"{field}: must be an object like instances[0]")
         row = _named_input(obj, names, field)
-        rows.append(named_row(obj, names, field) if row is None else row)
+        rows.append(named_row(obj, names, field) if row is _BY_NAME else row)
     return rows
 
 
@@ -111,7 +114,7 @@ def _inputs(value: Any, names: list[str] | None) -> Any:
     if not isinstance(value, dict):
         raise BadRequest("inputs: must be a list of rows or an object of named inputs")
     rows = _named_input(value, names, "inputs")
-    return stack_columns(value, names, "inputs") if rows is None else rows
+    return stack_columns(value, names, "inputs") if rows is _BY_NAME else rows
 
 
 def predict(cache: ModelCache, settings: Settings, name: str, doc: dict[str, Any],
@@ -151,7 +154,7 @@ def _example(value: Any, index: int, context: dict[str, Any], names: list[str] |
         raise BadRequest(f"{field}: feature {shared[0]!r} is also in context")
     merged = {**context, **value}
     row = _named_input(merged, names, field)
-    return named_row(merged, names, field) if row is None else row
+    return named_row(merged, names, field) if row is _BY_NAME else row
 
 
 def classify(cache: ModelCache, settings: Settings, name: str, doc: dict[str, Any],
@@ -160,7 +163,8 @@ def classify(cache: ModelCache, settings: Settings, name: str, doc: dict[str, An
     example every class label (a string) with its score."""
     loaded = cache.get(name, _url_ref(name, version, label))
     _check_signature(doc)
-    examples, context = doc.get("examples"), doc.get("context") or {}
+    examples, context = doc.get("examples"), doc.get("context")
+    context = {} if context is None else context
     if not isinstance(examples, list) or not examples:
         raise BadRequest("examples: must be a non-empty list of examples")
     if not isinstance(context, dict):
