@@ -141,3 +141,46 @@ def test_spec_patterns_come_from_service_names(spec):
                    {"type": "string", "pattern": names.VERSION_REF_PATTERN}]
     rows = schemas["PredictRequest"]["properties"]["instances"]["items"]["items"]
     assert rows["maximum"] == names.FLOAT32_MAX == -rows["minimum"]
+
+
+_PREDICT_BODIES = [
+    {"model": "iris", "instances": [[1.0]]},
+    {"model": "iris", "version": None, "instances": []},
+    {"model": "iris", "version": 3, "instances": "x"},
+    {"model": "iris", "version": "prod", "instances": [[1]]},
+    {"model": "iris", "version": "0002", "instances": [[1]]},
+    {"model": "iris", "version": 0, "instances": [[1]]},
+    {"model": "iris", "version": 10**18, "instances": [[1]]},
+    {"model": "iris", "version": "../x", "instances": [[1]]},
+    {"model": "iris", "version": True, "instances": [[1]]},
+    {"model": "../etc", "instances": [[1]]},
+    {"model": 3},
+    {"model": "iris", "instances": [[1]], "extra": None},
+    {},
+]
+
+
+@pytest.mark.parametrize("doc", _PREDICT_BODIES)
+def test_predict_reader_is_the_schema(doc):
+    """/predict's fast reader answers exactly what PredictRequestSchema's load answers."""
+    from service.api.body import load
+    from service.api.reader import schema_reader
+    from service.api.schemas import PredictRequestSchema
+    from service.errors import Unprocessable
+
+    def outcome(read):
+        try:
+            return read(dict(doc))
+        except Unprocessable as exc:
+            return exc.errors
+
+    schema = PredictRequestSchema()
+    assert outcome(schema_reader(schema)) == outcome(lambda d: load(schema, d))
+
+
+def test_the_fast_reader_takes_flat_schemas_only():
+    from service.api.reader import schema_reader
+    from service.api.schemas import TrainRequestSchema
+
+    with pytest.raises(ValueError, match="not flat"):
+        schema_reader(TrainRequestSchema())

@@ -6,6 +6,7 @@ fields cost ~40x more on 100k floats.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -14,6 +15,7 @@ from models.params import PARAM_RANGES, check_param
 from service.names import FLOAT32_MAX, MAX_VERSION, NAME_PATTERN, NAME_RULE, VERSION_REF_PATTERN
 
 _NAME = validate.Regexp(NAME_PATTERN, error=f"must be {NAME_RULE}")
+_VERSION_REF = re.compile(VERSION_REF_PATTERN)
 # Rows of numbers: JSON Schema cannot say "all rows equally long" nor "as many labels as rows"
 # nor "finite in float32"; the handlers answer 422 for those.
 ROWS = {"type": "array", "minItems": 1, "items": {
@@ -67,8 +69,8 @@ class DatasetSchema(Schema):
         "example": [[5.1, 3.5, 1.4, 0.2], [6.4, 3.2, 4.5, 1.5], [6.3, 3.3, 6.0, 2.5]]})
     labels = fields.Raw(required=True, metadata={
         "description": "One class label per row: all integers or all non-empty strings.",
-        "type": "array", "minItems": 1,
-        "items": {"oneOf": [INT64, {"type": "string", "minLength": 1}]},
+        "oneOf": [{"type": "array", "minItems": 1, "items": INT64},
+                  {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}],
         "example": ["setosa", "versicolor", "virginica"]})
     feature_names = fields.List(fields.String(), load_default=None,
                                 validate=validate.Length(min=1), metadata={
@@ -137,15 +139,41 @@ class JobListSchema(Schema):
     offset = fields.Integer()
 
 
+class VersionRef(fields.Field):
+    """A version reference: a version number, "latest" or an alias; null means the newest."""
+
+    default_error_messages = {
+        "invalid": "must be a version number, 'latest' or an alias name",
+        "too_small": "version numbers start at 1",
+        "too_large": f"version numbers end at {MAX_VERSION}",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_none=True, load_default=None, metadata={
+            "description": "A version number, 'latest' or an alias; default (or null) the "
+                           "newest.",
+            "nullable": True,
+            "oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
+                      {"type": "string", "pattern": VERSION_REF_PATTERN}],
+            "example": "production"}, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | str:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise self.make_error("invalid")
+        if isinstance(value, int):
+            if value < 1:
+                raise self.make_error("too_small")
+            if value > MAX_VERSION:
+                raise self.make_error("too_large")
+        elif not _VERSION_REF.match(value):
+            raise self.make_error("invalid")
+        return value
+
+
 class PredictRequestSchema(Schema):
     model = fields.String(required=True, validate=_NAME,
                           metadata={"example": "iris"})
-    version = fields.Raw(load_default=None, metadata={
-        "description": "A version number, 'latest' or an alias; default (or null) the newest.",
-        "nullable": True,
-        "oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
-                  {"type": "string", "pattern": VERSION_REF_PATTERN}],
-        "example": "production"})
+    version = VersionRef()
     instances = fields.Raw(required=True, metadata={
         "description": "Rows of numbers, shape (n_rows, n_features).", **ROWS,
         "example": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]})

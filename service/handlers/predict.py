@@ -11,9 +11,8 @@ import numpy as np
 from service import metrics
 from service.arrays import as_matrix, check_matrix, check_width
 from service.config import Settings
-from service.errors import field_error, invalid_fields
+from service.errors import field_error
 from service.model_cache import LoadedModel
-from service.names import validate_model_name
 
 
 @dataclass(slots=True)
@@ -31,41 +30,6 @@ class Prediction:
     probabilities: np.ndarray
     labels: list[Any]
     loaded: LoadedModel
-
-
-# marshmallow's own wording, so /predict words its errors like the schema-checked routes.
-_MISSING, _UNKNOWN, _NOT_STRING = ("Missing data for required field.", "Unknown field.",
-                                   "Not a valid string.")
-_REQUIRED, _OPTIONAL = ("model", "instances"), ("version",)
-
-
-def read_request(doc: dict[str, Any]) -> tuple[str, int | str | None, Any]:
-    """``(model, version reference, instances)`` of a ``POST /predict`` body.
-
-    The body has the shape ``PredictRequestSchema`` documents; it is read by hand because a
-    marshmallow ``load`` cost as much per request as the 1-row prediction itself. The rows are
-    checked by :func:`predict`.
-    """
-    errors = {key: [_UNKNOWN] for key in doc if key not in _REQUIRED and key not in _OPTIONAL}
-    errors.update((key, [_MISSING]) for key in _REQUIRED if key not in doc)
-    if not errors and not isinstance(doc["model"], str):
-        errors["model"] = [_NOT_STRING]
-    if errors:
-        raise invalid_fields(errors)
-    return validate_model_name(doc["model"]), parse_ref(doc.get("version")), doc["instances"]
-
-
-def parse_ref(value: Any, field: str = "version") -> int | str | None:
-    """A version reference from a request: a positive int, a digit string, an alias or None."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise field_error(field, "must be a version number, 'latest' or an alias name")
-    if isinstance(value, int) and value < 1:
-        raise field_error(field, "version numbers start at 1")
-    if isinstance(value, str) and not value:
-        raise field_error(field, "must not be empty")
-    return value
 
 
 def read_rows(rows: list | np.ndarray, settings: Settings, field: str = "instances") -> np.ndarray:
