@@ -153,7 +153,7 @@ class LabelEncoder:
     """
 
     def __init__(self, classes: np.ndarray | None = None) -> None:
-        self.classes_ = None if classes is None else _as_labels(np.asarray(classes))
+        self.classes_ = None if classes is None else as_labels(np.asarray(classes))
         self.kind = None if self.classes_ is None else _kind(self.classes_)
 
     def fit_transform(self, y: np.ndarray) -> np.ndarray:
@@ -168,7 +168,7 @@ class LabelEncoder:
         -------
         y_idx : ndarray of shape (n_samples,), int64
         """
-        labels = _as_labels(np.asarray(y))
+        labels = as_labels(np.asarray(y))
         self.classes_, y_idx = np.unique(labels, return_inverse=True)
         self.kind = _kind(self.classes_)
         return y_idx.astype(np.int64).reshape(-1)
@@ -191,24 +191,56 @@ def _kind(classes: np.ndarray) -> str:
     return "int" if classes.dtype.kind == "i" else "str"
 
 
-def _as_labels(y: np.ndarray) -> np.ndarray:
-    """Normalise labels to int64 or unicode; raise ValueError for anything else."""
+_INT64 = np.iinfo(np.int64)
+_INT64_RANGE = f"integer labels must lie in [{_INT64.min}, {_INT64.max}]"
+
+
+def as_labels(y: Any) -> np.ndarray:
+    """Class labels as a 1-D int64 or unicode array; ValueError saying what is wrong otherwise.
+
+    Integers (and integral floats) within int64 become int64, strings stay strings; a list
+    mixing the two is refused rather than read as strings.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,), int64 or unicode
+    """
+    if isinstance(y, list | tuple) and str in set(map(type, y)) and \
+            not all(isinstance(v, str) for v in y):
+        raise ValueError("labels must be all integers or all strings, not a mix")
+    try:
+        y = np.asarray(y)
+    except (ValueError, OverflowError):  # ragged, or ints beyond 64 bits
+        y = np.asarray(y, dtype=object)
     if y.ndim != 1:
-        raise ValueError(f"y must be 1-D (one label per row), got shape {y.shape}")
-    if y.dtype.kind in "iub":
-        return y.astype(np.int64)
-    if y.dtype.kind == "f":
-        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-            raise ValueError("y holds non-integral or non-finite numbers: labels must be "
-                             "integers or strings")
-        return y.astype(np.int64)
+        raise ValueError(f"labels must be 1-D (one label per row), got shape {y.shape}")
+    if y.dtype.kind == "O":
+        if all(isinstance(v, str) for v in y):
+            return y.astype(str)
+        if not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in y):
+            raise ValueError("labels must be all integers or all strings")
+        try:  # Python ints are unbounded
+            return np.array(y.tolist(), dtype=np.int64)
+        except OverflowError:
+            raise ValueError(_INT64_RANGE) from None
     if y.dtype.kind == "U":
         return y
-    if y.dtype.kind == "O" and all(isinstance(v, str) for v in y):
-        return y.astype(str)
-    if y.dtype.kind == "O" and all(isinstance(v, int | np.integer) for v in y):
-        return y.astype(np.int64)
-    raise ValueError(f"y must hold integer or string labels, got dtype {y.dtype}")
+    if y.dtype.kind == "f":
+        if not (np.isfinite(y).all() and (y == np.round(y)).all()):
+            raise ValueError("labels hold non-integral or non-finite numbers: labels must be "
+                             "integers or strings")
+        if y.size and not (-2.0**63 <= y.min() and y.max() < 2.0**63):
+            raise ValueError(_INT64_RANGE)
+    elif y.dtype.kind == "u":
+        if y.size and y.max() > _INT64.max:
+            raise ValueError(_INT64_RANGE)
+    elif y.dtype.kind not in "bi":
+        raise ValueError(f"labels must be integers or strings, got dtype {y.dtype}")
+    return y.astype(np.int64)
 
 
 def as_float_matrix(X: Any, name: str, check_finite: bool = True) -> np.ndarray:

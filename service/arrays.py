@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from service.errors import Unprocessable, field_error
+from service.names import FLOAT32_MAX
 
 _NUMERIC_KINDS = "iuf"
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def as_matrix(value: Any, field: str, *, max_rows: int, max_features: int,
@@ -71,7 +71,7 @@ def check_matrix(arr: np.ndarray, field: str, *, max_rows: int, max_features: in
     # sum alone overflowed, each cell is looked at. Integers always fit.
     if arr.dtype.kind == "f":
         squares = float(np.vdot(arr, arr))
-        if not (math.isfinite(squares) and squares <= _FLOAT32_MAX * _FLOAT32_MAX):
+        if not (math.isfinite(squares) and squares <= FLOAT32_MAX * FLOAT32_MAX):
             _check_float32_range(arr, field)
     return np.ascontiguousarray(arr, dtype=dtype)
 

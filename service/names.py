@@ -1,7 +1,9 @@
-"""Validation of model names, alias names and version numbers.
+"""The naming rules of the service: model and alias names, version numbers, float32's range.
 
-Shared by the registry (``service.store``) and the HTTP layer. Every check runs before anything
-touches the filesystem; a bad value raises ``Unprocessable`` (422) naming its field.
+Everything that checks or documents a name, a version or a feature value takes its rule from
+here: ``service.store`` and the handlers validate with the functions below (a bad value raises
+``Unprocessable``, 422, naming its field, before anything touches the filesystem), and the
+OpenAPI spec documents the ``*_PATTERN`` regexes built from the same pieces.
 """
 
 from __future__ import annotations
@@ -10,15 +12,32 @@ import re
 
 from service.errors import field_error
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_DIGITS = re.compile(r"[0-9]{1,18}")
-NAME_RULE = "1-64 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit"
 MAX_VERSION = 10**18 - 1
+#: The largest finite float32: features beyond it would overflow the models' arithmetic.
+FLOAT32_MAX = 3.4028234663852886e38
+NAME_RULE = "1-64 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit"
+
+_NAME_BODY = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+_VERSION_DIGITS = len(str(MAX_VERSION))
+_VERSION_BODY = rf"(?=[0-9]{{1,{_VERSION_DIGITS}}}$)0*[1-9][0-9]*"
+_ALIAS_BODY = rf"(?!latest$)(?![0-9]+$){_NAME_BODY}"
+
+# The documented (JSON Schema, anchored) forms of the checks below.
+NAME_PATTERN = rf"^{_NAME_BODY}$"
+VERSION_NUMBER_PATTERN = rf"^{_VERSION_BODY}$"
+ALIAS_PATTERN = rf"^{_ALIAS_BODY}$"
+#: A TF Serving version label: an alias or "latest".
+LABEL_PATTERN = rf"^(?:latest|(?![0-9]+$){_NAME_BODY})$"
+#: A version reference in a body: a version number, "latest" or an alias.
+VERSION_REF_PATTERN = rf"^(?:latest|{_VERSION_BODY}|(?![0-9]+$){_NAME_BODY})$"
+
+_NAME = re.compile(_NAME_BODY)
+_DIGITS = re.compile(rf"[0-9]{{1,{_VERSION_DIGITS}}}")
 
 
 def is_model_name(name: object) -> bool:
     """Whether ``name`` is a valid model name (no exception)."""
-    return isinstance(name, str) and _NAME.fullmatch(name) is not None and name not in (".", "..")
+    return isinstance(name, str) and _NAME.fullmatch(name) is not None
 
 
 def validate_model_name(name: object) -> str:

@@ -10,12 +10,8 @@ from flask_smorest import Api, Blueprint
 from marshmallow import Schema
 
 from service.api.problems import PROBLEM_JSON
-from service.api.schemas import (
-    ALIAS_PATTERN,
-    NAME_PATTERN,
-    VERSION_NUMBER_PATTERN,
-    ProblemSchema,
-)
+from service.api.schemas import ProblemSchema
+from service.names import ALIAS_PATTERN, NAME_PATTERN, VERSION_NUMBER_PATTERN
 
 # Path parameters as the handlers validate them (``service.names``); anything else is a 422.
 PATH_PARAMS: dict[str, dict[str, Any]] = {
@@ -33,7 +29,7 @@ def path_params(*names: str) -> list[dict[str, Any]]:
     return [{"in": "path", "name": n, "required": True, **PATH_PARAMS[n]} for n in names]
 
 
-def body_doc(schema: type[Schema], *content_types: str,
+def body_doc(schema: type[Schema] | dict[str, Any], *content_types: str,
              description: str | None = None) -> Callable:
     """Document a request body the view reads itself (fast JSON, CSV) instead of via webargs."""
     types = content_types or ("application/json",)

@@ -9,9 +9,6 @@ extension both ways. Bodies are parsed whatever their Content-Type (clients ofte
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
-from functools import reduce
-from typing import Any
 
 import orjson
 from flask import Response, current_app, request
@@ -21,19 +18,16 @@ from marshmallow import Schema, fields
 from service.api.body import parse_json, raw_body
 from service.api.docs import body_doc
 from service.api.problems import register_protocol_errors
-from service.api.tfserving import error_response
+from service.api.protocol import error_response, errors, json_response
 from service.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from service.handlers import kserve
-from service.handlers.tensors import HEADER_LENGTH, split_body
+from service.handlers.tensors import HEADER_LENGTH, NUMERIC, split_body
+from service.names import FLOAT32_MAX
 from service.runtime import get_runtime
 
 blp = Blueprint("kserve", __name__, description="KServe V2 / Open Inference Protocol (/v2)")
 
 register_protocol_errors("/v2", error_response)
-
-
-class KServeErrorSchema(Schema):
-    error = fields.String(metadata={"description": "What went wrong."})
 
 
 class KServeServerMetadataSchema(Schema):
@@ -69,27 +63,58 @@ class KServeModelMetadataSchema(Schema):
     outputs = fields.List(fields.Nested(KServeTensorMetadataSchema))
 
 
-class KServeRequestInputSchema(Schema):
-    name = fields.String(required=True, metadata={"example": "features"})
-    shape = fields.List(fields.Integer(), required=True, metadata={"example": [1, 4]})
-    datatype = fields.String(required=True, metadata={"example": "FP32"})
-    parameters = fields.Dict(metadata={"description": "binary_data_size: the tensor's bytes "
-                                       "follow the JSON header (binary tensor data)."})
-    data = fields.Raw(metadata={"type": "array", "items": {},
-                                "description": "Row-major values, flat or nested."})
-
-
-class KServeRequestOutputSchema(Schema):
-    name = fields.String(required=True, metadata={"example": "probabilities"})
-    parameters = fields.Dict(metadata={"description": "binary_data (bool), classification "
-                                       "(top k as 'score:index:label')."})
-
-
-class KServeInferRequestSchema(Schema):
-    id = fields.String()
-    parameters = fields.Dict(metadata={"description": "binary_data_output (bool)."})
-    inputs = fields.List(fields.Nested(KServeRequestInputSchema), required=True)
-    outputs = fields.List(fields.Nested(KServeRequestOutputSchema))
+# The inference request, as the handler reads it. What JSON Schema cannot say is left to the
+# handler's 400: the feature count and, for per-feature inputs, the feature names (they
+# depend on the model); data that matches its shape and datatype (count, range, integers);
+# binary data sizes that match the tensors; each output asked for once.
+_NUMBER = {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}
+_INPUT = {
+    "type": "object",
+    "required": ["name", "shape", "datatype"],
+    "properties": {
+        "name": {"type": "string", "example": "features"},
+        "shape": {"type": "array", "minItems": 1, "maxItems": 2, "example": [1, 4],
+                  "items": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},
+        "datatype": {"type": "string", "enum": list(NUMERIC), "example": "FP32"},
+        "parameters": {"type": "object", "nullable": True, "properties": {
+            "binary_data_size": {"type": "integer", "minimum": 0, "nullable": True,
+                                 "description": (
+                "The tensor's bytes follow the JSON header (binary tensor data).")}}},
+        "data": {"type": "array", "items": {"oneOf": [_NUMBER, {"type": "array",
+                                                                "items": _NUMBER}]},
+                 "description": "Row-major values, flat or nested as the shape."},
+    },
+    "oneOf": [{"required": ["data"]},
+              {"required": ["parameters"], "properties": {"parameters": {
+                  "type": "object", "required": ["binary_data_size"],
+                  "properties": {"binary_data_size": {"type": "integer"}}}}}],
+}
+_OUTPUT = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {
+        "name": {"type": "string", "enum": list(kserve.OUTPUTS), "example": "probabilities"},
+        "parameters": {"type": "object", "nullable": True, "properties": {
+            "binary_data": {"type": "boolean"},
+            "classification": {"type": "integer", "minimum": 1, "description": (
+                "Top k classes as 'score:index:label' (of 'probabilities' only).")}}},
+    },
+}
+KSERVE_INFER_REQUEST = {
+    "type": "object",
+    "required": ["inputs"],
+    "properties": {
+        "id": {"type": "string", "nullable": True},
+        "parameters": {"type": "object", "nullable": True, "properties": {
+            "binary_data_output": {"type": "boolean"}}},
+        "inputs": {"type": "array", "minItems": 1, "items": _INPUT, "description": (
+            "One input 'features' [N, n_features], or (a model trained with feature names) "
+            "one [N] input per feature."), "example": [
+                {"name": "features", "shape": [1, 4], "datatype": "FP32",
+                 "data": [5.1, 3.5, 1.4, 0.2]}]},
+        "outputs": {"type": "array", "nullable": True, "items": _OUTPUT},
+    },
+}
 
 
 class KServeResponseOutputSchema(Schema):
@@ -107,31 +132,18 @@ class KServeInferResponseSchema(Schema):
     outputs = fields.List(fields.Nested(KServeResponseOutputSchema))
 
 
-def errors(*codes: int) -> Callable:
-    """Document ``{"error": ...}`` responses."""
-    decorators = [blp.alt_response(code, schema=KServeErrorSchema,
-                                   content_type="application/json", success=False)
-                  for code in codes]
-    return lambda func: reduce(lambda f, d: d(f), decorators, func)
-
-
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status=status,
-                    mimetype="application/json")
-
-
 @blp.route("/v2", methods=["GET"])
 @blp.response(200, KServeServerMetadataSchema)
 def server_metadata() -> Response:
     """Server metadata: name, version and the extensions supported."""
-    return _json(kserve.server_metadata(current_app.config["API_VERSION"]))
+    return json_response(kserve.server_metadata(current_app.config["API_VERSION"]))
 
 
 @blp.route("/v2/health/live", methods=["GET"])
 @blp.response(200, KServeLiveSchema)
 def server_live() -> Response:
     """The server is alive and answering."""
-    return _json({"live": True})
+    return json_response({"live": True})
 
 
 @blp.route("/v2/health/ready", methods=["GET"])
@@ -142,8 +154,8 @@ def server_ready() -> Response:
     try:
         get_runtime().store.list_models()
     except OSError:
-        return _json({"ready": False}, 503)
-    return _json({"ready": True})
+        return json_response({"ready": False}, 503)
+    return json_response({"ready": True})
 
 
 _MODEL = "/v2/models/<name>"
@@ -153,21 +165,21 @@ _VERSION = "/v2/models/<name>/versions/<version>"
 @blp.route(_MODEL, methods=["GET"], endpoint="model_metadata")
 @blp.route(_VERSION, methods=["GET"], endpoint="version_metadata")
 @blp.response(200, KServeModelMetadataSchema)
-@errors(404)
+@errors(blp, 404)
 def model_metadata(name: str, version: str | None = None) -> Response:
     """Model metadata: versions, input and output tensors (version: a number or an alias)."""
-    return _json(kserve.model_metadata(get_runtime().store, name, version))
+    return json_response(kserve.model_metadata(get_runtime().store, name, version))
 
 
 @blp.route(f"{_MODEL}/ready", methods=["GET"], endpoint="model_ready")
 @blp.route(f"{_VERSION}/ready", methods=["GET"], endpoint="version_ready")
 @blp.response(200, KServeModelReadySchema)
 @blp.alt_response(503, schema=KServeModelReadySchema)
-@errors(404)
+@errors(blp, 404)
 def model_ready(name: str, version: str | None = None) -> Response:
     """Whether the version loads and can serve (503 when its artifact cannot be loaded)."""
     body = kserve.model_ready(get_runtime().cache, name, version)
-    return _json(body, 200 if body["ready"] else 503)
+    return json_response(body, 200 if body["ready"] else 503)
 
 
 def _decoded(body: bytes) -> bytes:
@@ -193,13 +205,13 @@ def _decoded(body: bytes) -> bytes:
 
 @blp.route(f"{_MODEL}/infer", methods=["POST"], endpoint="model_infer")
 @blp.route(f"{_VERSION}/infer", methods=["POST"], endpoint="version_infer")
-@body_doc(KServeInferRequestSchema, "application/json", "application/octet-stream",
+@body_doc(KSERVE_INFER_REQUEST, "application/json", "application/octet-stream",
           description=f"JSON, or with {HEADER_LENGTH} the JSON header followed by binary "
           "tensor data.")
 @blp.response(200, KServeInferResponseSchema, description=(
     "JSON, or application/octet-stream when an output is asked for as binary data: "
     f"{HEADER_LENGTH} bytes of JSON, then the outputs' bytes."))
-@errors(400, 404, 413, 415)
+@errors(blp, 400, 404, 413, 415)
 def infer(name: str, version: str | None = None) -> Response:
     """Class probabilities (FP32 [N, n_classes]) and labels (BYTES [N]) for a batch of rows.
 
@@ -213,7 +225,7 @@ def infer(name: str, version: str | None = None) -> Response:
     runtime = get_runtime()
     body, tail = kserve.infer(runtime.cache, runtime.settings, name, version, doc, binary)
     if tail is None:
-        return _json(body)
+        return json_response(body)
     head = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
     return Response(head + tail, mimetype="application/octet-stream",
                     headers={HEADER_LENGTH: str(len(head))})

@@ -6,45 +6,61 @@ fields cost ~40x more on 100k floats.
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+import re
+from typing import Any
 
-from service.names import NAME_RULE
+from marshmallow import Schema, ValidationError, fields, validate
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-# The documented forms of what ``service.names`` accepts: 1 to 10**18-1 in at most 18 digits; an
-# alias is a name that is not all digits nor "latest"; a version reference is any of those.
-VERSION_NUMBER_PATTERN = r"^(?=[0-9]{1,18}$)0*[1-9][0-9]*$"
-ALIAS_PATTERN = r"^(?!latest$)(?![0-9]+$)[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-VERSION_REF_PATTERN = (r"^(?:latest|(?=[0-9]{1,18}$)0*[1-9][0-9]*"
-                       r"|(?![0-9]+$)[A-Za-z0-9][A-Za-z0-9._-]{0,63})$")
-MAX_VERSION = 10**18 - 1
+from models.params import PARAM_RANGES, check_param
+from service.names import FLOAT32_MAX, MAX_VERSION, NAME_PATTERN, NAME_RULE, VERSION_REF_PATTERN
+
 _NAME = validate.Regexp(NAME_PATTERN, error=f"must be {NAME_RULE}")
+_VERSION_REF = re.compile(VERSION_REF_PATTERN)
 # Rows of numbers: JSON Schema cannot say "all rows equally long" nor "as many labels as rows"
 # nor "finite in float32"; the handlers answer 422 for those.
-FLOAT32_MAX = 3.4028234663852886e38
 ROWS = {"type": "array", "minItems": 1, "items": {
     "type": "array", "minItems": 1,
     "items": {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}}}
+# Integer labels are stored as int64.
+INT64 = {"type": "integer", "minimum": -2**63, "maximum": 2**63 - 1}
 
 
-class ParamsSchema(Schema):
-    hidden_layers = fields.List(fields.Integer(strict=True, validate=validate.Range(1, 4096)),
-                                validate=validate.Length(0, 8))
-    activation = fields.String(validate=validate.OneOf(["relu", "sigmoid", "tanh"]))
-    optimizer = fields.String(validate=validate.OneOf(["sgd", "momentum", "adam"]))
-    learning_rate = fields.Float(validate=validate.Range(0, 10, min_inclusive=False),
-                                 metadata={"exclusiveMinimum": True})
-    epochs = fields.Integer(strict=True, validate=validate.Range(1, 10_000))
-    batch_size = fields.Integer(strict=True, validate=validate.Range(1, 65_536))
-    l2 = fields.Float(validate=validate.Range(0, 10))
-    validation_split = fields.Float(validate=validate.Range(0, 0.5, max_inclusive=False),
-                                    metadata={"exclusiveMaximum": True})
-    early_stopping = fields.Boolean()
-    patience = fields.Integer(strict=True, validate=validate.Range(1, 10_000))
-    seed = fields.Integer(strict=True, validate=validate.Range(0, 2**32 - 1))
-    momentum = fields.Float(validate=validate.Range(0, 1, max_inclusive=False),
-                            metadata={"exclusiveMaximum": True})
-    nesterov = fields.Boolean()
+def param_json_schema(spec: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI 3.0 schema of one ``models.params.PARAM_RANGES`` entry."""
+    kind = spec["type"]
+    if kind == "bool":
+        return {"type": "boolean"}
+    if kind == "choice":
+        return {"type": "string", "enum": list(spec["choices"])}
+    if kind == "int_list":
+        return {"type": "array", "minItems": 0, "maxItems": spec["max_length"],
+                "items": {"type": "integer", "minimum": spec["min"], "maximum": spec["max"]}}
+    out = {"type": "integer" if kind == "int" else "number",
+           "minimum": spec["min"], "maximum": spec["max"]}
+    if spec.get("min_exclusive"):
+        out["exclusiveMinimum"] = True
+    if spec.get("max_exclusive"):
+        out["exclusiveMaximum"] = True
+    return out
+
+
+class EngineParam(fields.Field):
+    """A hyper-parameter checked by the engine's own rule and documented from it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(metadata=param_json_schema(PARAM_RANGES[name]))
+        self.param = name
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        try:
+            return check_param(self.param, value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+#: ``params`` of a training request: one field per ``PARAM_RANGES`` entry.
+ParamsSchema = Schema.from_dict({name: EngineParam(name) for name in PARAM_RANGES},
+                                name="ParamsSchema")
 
 
 class DatasetSchema(Schema):
@@ -53,10 +69,11 @@ class DatasetSchema(Schema):
         "example": [[5.1, 3.5, 1.4, 0.2], [6.4, 3.2, 4.5, 1.5], [6.3, 3.3, 6.0, 2.5]]})
     labels = fields.Raw(required=True, metadata={
         "description": "One class label per row: all integers or all non-empty strings.",
-        "type": "array", "minItems": 1,
-        "items": {"oneOf": [{"type": "integer"}, {"type": "string", "minLength": 1}]},
+        "oneOf": [{"type": "array", "minItems": 1, "items": INT64},
+                  {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}],
         "example": ["setosa", "versicolor", "virginica"]})
-    feature_names = fields.List(fields.String(), load_default=None, metadata={
+    feature_names = fields.List(fields.String(), load_default=None,
+                                validate=validate.Length(min=1), metadata={
         "description": "One name per feature column (optional).",
         "example": ["sepal_length", "sepal_width", "petal_length", "petal_width"]})
 
@@ -122,15 +139,41 @@ class JobListSchema(Schema):
     offset = fields.Integer()
 
 
+class VersionRef(fields.Field):
+    """A version reference: a version number, "latest" or an alias; null means the newest."""
+
+    default_error_messages = {
+        "invalid": "must be a version number, 'latest' or an alias name",
+        "too_small": "version numbers start at 1",
+        "too_large": f"version numbers end at {MAX_VERSION}",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_none=True, load_default=None, metadata={
+            "description": "A version number, 'latest' or an alias; default (or null) the "
+                           "newest.",
+            "nullable": True,
+            "oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
+                      {"type": "string", "pattern": VERSION_REF_PATTERN}],
+            "example": "production"}, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | str:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise self.make_error("invalid")
+        if isinstance(value, int):
+            if value < 1:
+                raise self.make_error("too_small")
+            if value > MAX_VERSION:
+                raise self.make_error("too_large")
+        elif not _VERSION_REF.match(value):
+            raise self.make_error("invalid")
+        return value
+
+
 class PredictRequestSchema(Schema):
     model = fields.String(required=True, validate=_NAME,
                           metadata={"example": "iris"})
-    version = fields.Raw(load_default=None, metadata={
-        "description": "A version number, 'latest' or an alias; default (or null) the newest.",
-        "nullable": True,
-        "oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
-                  {"type": "string", "pattern": VERSION_REF_PATTERN}],
-        "example": "production"})
+    version = VersionRef()
     instances = fields.Raw(required=True, metadata={
         "description": "Rows of numbers, shape (n_rows, n_features).", **ROWS,
         "example": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]})

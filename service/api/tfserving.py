@@ -7,11 +7,8 @@ The semantics live in ``service.handlers.tfserving``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import reduce
 from typing import Any
 
-import orjson
 from flask import Response
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
@@ -20,8 +17,10 @@ from werkzeug.routing import BaseConverter
 from service.api.body import parse_json, raw_body
 from service.api.docs import body_doc, path_params
 from service.api.problems import register_protocol_errors
-from service.errors import BadRequest, ServiceError
+from service.api.protocol import error_response, errors, json_response
+from service.errors import BadRequest
 from service.handlers import tfserving
+from service.names import FLOAT32_MAX, LABEL_PATTERN
 from service.runtime import get_runtime
 
 blp = Blueprint("tfserving", __name__, description="TensorFlow Serving REST API (/v1/models)")
@@ -41,10 +40,6 @@ class SegmentConverter(BaseConverter):
 blp.record_once(lambda state: state.app.url_map.converters.update(tfsegment=SegmentConverter))
 
 _NUMBER_ROWS = {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
-
-
-class TFErrorSchema(Schema):
-    error = fields.String(metadata={"description": "What went wrong."})
 
 
 class TFStatusSchema(Schema):
@@ -70,14 +65,54 @@ class TFModelMetadataSchema(Schema):
                                      "output probabilities [-1, n_classes] DT_FLOAT."})
 
 
-class TFPredictRequestSchema(Schema):
-    signature_name = fields.String(metadata={"example": "serving_default"})
-    instances = fields.Raw(metadata={**_NUMBER_ROWS, "description": (
-        "Row format: one list of feature values per row (or objects keyed by feature name, or "
-        "{\"features\": [...]}). Give instances or inputs, not both.")})
-    inputs = fields.Raw(metadata={"description": (
-        "Columnar format: the rows as one tensor, {\"features\": rows} or {feature_name: "
-        "column}.")})
+# The request bodies, as the handlers read them. What JSON Schema cannot say is left to the
+# handler's 400: the feature count and the feature names (they depend on the model), rows of
+# one length, columns of one length, features given both in an example and in the context.
+_NUMBER = {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}
+_ROW = {"type": "array", "minItems": 1, "items": _NUMBER}
+_ROWS = {"type": "array", "minItems": 1, "items": _ROW}
+_FEATURE = {"oneOf": [_NUMBER, {"type": "array", "minItems": 1, "maxItems": 1, "items": _NUMBER}]}
+_NAMED_ROW = {"type": "object", "properties": {"features": _ROW}, "additionalProperties": _FEATURE,
+              "description": "{\"features\": row}, or one value per feature name."}
+_SIGNATURE = {"type": "string", "enum": ["", "serving_default", None], "nullable": True,
+              "example": "serving_default"}
+TF_PREDICT_REQUEST = {
+    "type": "object",
+    "properties": {
+        "signature_name": _SIGNATURE,
+        "instances": {"oneOf": [_ROWS, {**_ROWS, "items": {**_NAMED_ROW, "minProperties": 1}}],
+                      "description": "Row format: one list of feature values per row, or one "
+                                     "object per row keyed by feature name (or {\"features\": "
+                                     "[...]})."},
+        "inputs": {"oneOf": [_ROWS, {
+            "type": "object", "minProperties": 1, "properties": {"features": _ROWS},
+            "additionalProperties": {"oneOf": [
+                {"type": "array", "minItems": 1, "items": _NUMBER},
+                {"type": "array", "minItems": 1, "items": _FEATURE["oneOf"][1]}]}}],
+            "description": "Columnar format: the rows as one tensor, {\"features\": rows} or "
+                           "{feature_name: column}."},
+    },
+    "oneOf": [{"required": ["instances"]}, {"required": ["inputs"]}],
+    "description": "Give instances or inputs, not both.",
+    "example": {"instances": [[5.1, 3.5, 1.4, 0.2]]},
+}
+TF_CLASSIFY_REQUEST = {
+    "type": "object",
+    "required": ["examples"],
+    "properties": {
+        "signature_name": _SIGNATURE,
+        "context": {"type": "object", "nullable": True, "additionalProperties": _FEATURE,
+                    "description": "Features shared by every example (examples given as "
+                                   "objects only)."},
+        "examples": {"type": "array", "minItems": 1, "items": {"oneOf": [_ROW, _NAMED_ROW]},
+                     "description": "Each a list of feature values or an object keyed by "
+                                    "feature name."},
+    },
+    # A context is for examples given by feature name.
+    "anyOf": [{"properties": {"context": {"nullable": True, "maxProperties": 0}}},
+              {"properties": {"examples": {"items": {"type": "object"}}}}],
+    "example": {"examples": [[5.1, 3.5, 1.4, 0.2]]},
+}
 
 
 class TFPredictResponseSchema(Schema):
@@ -86,43 +121,13 @@ class TFPredictResponseSchema(Schema):
     outputs = fields.Raw(metadata={**_NUMBER_ROWS, "description": "Columnar format answer."})
 
 
-class TFClassifyRequestSchema(Schema):
-    signature_name = fields.String()
-    context = fields.Dict(metadata={"description": "Features shared by every example."})
-    examples = fields.Raw(required=True, metadata={
-        "type": "array", "items": {}, "description": (
-            "Each a list of feature values or an object keyed by feature name.")})
-
-
 class TFClassifyResponseSchema(Schema):
     result = fields.Raw(metadata={"type": "array", "description": (
         "Per example, [label, score] for every class."), "items": {"type": "array", "items": {
             "type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "number"}]}}}})
 
 
-def error_response(error: ServiceError) -> Response:
-    """``{"error": "..."}``; validation failures (422 in our own API) are 400 here."""
-    status = 400 if error.status == 422 else error.status
-    resp = Response(orjson.dumps({"error": error.detail}), status=status,
-                    mimetype="application/json")
-    for name, value in error.headers.items():
-        resp.headers[name] = value
-    return resp
-
-
 register_protocol_errors("/v1/", error_response)
-
-
-def errors(*codes: int) -> Callable:
-    """Document ``{"error": ...}`` responses."""
-    decorators = [blp.alt_response(code, schema=TFErrorSchema, content_type="application/json",
-                                   success=False) for code in codes]
-    return lambda func: reduce(lambda f, d: d(f), decorators, func)
-
-
-def _json(body: Any) -> Response:
-    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
-                    mimetype="application/json")
 
 
 def _body() -> dict[str, Any]:
@@ -137,13 +142,12 @@ _VERSION = "/v1/models/<tfsegment:name>/versions/<tfsegment:version>"
 _LABEL = "/v1/models/<tfsegment:name>/labels/<tfsegment:label>"
 # The documented path parameters: what the handlers can find (anything else is a 404, or a 400
 # for a version that is not a number); a conformant one never contains ':'.
-_LABEL_PATTERN = r"^(?:latest|(?![0-9]+$)[A-Za-z0-9][A-Za-z0-9._-]{0,63})$"
 _MODEL_PARAMS = path_params("name")
 _VERSION_PARAMS = path_params("name", "version")
 _LABEL_PARAMS = [*_MODEL_PARAMS, {
     "in": "path", "name": "label", "required": True, "example": "production",
     "description": "Version label: an alias of the model, or 'latest' (the newest version).",
-    "schema": {"type": "string", "pattern": _LABEL_PATTERN}}]
+    "schema": {"type": "string", "pattern": LABEL_PATTERN}}]
 
 
 @blp.route(_MODEL, methods=["GET"], endpoint="model_status",
@@ -153,10 +157,10 @@ _LABEL_PARAMS = [*_MODEL_PARAMS, {
 @blp.route(_LABEL, methods=["GET"], endpoint="label_status",
            parameters=_LABEL_PARAMS)
 @blp.response(200, TFModelStatusSchema)
-@errors(400, 404)
+@errors(blp, 400, 404)
 def model_status(name: str, version: str | None = None, label: str | None = None) -> Response:
     """Model status: every version (or the one named), each AVAILABLE."""
-    return _json(tfserving.model_status(get_runtime().store, name, version, label))
+    return json_response(tfserving.model_status(get_runtime().store, name, version, label))
 
 
 @blp.route(f"{_MODEL}/metadata", methods=["GET"], endpoint="model_metadata",
@@ -166,11 +170,11 @@ def model_status(name: str, version: str | None = None, label: str | None = None
 @blp.route(f"{_LABEL}/metadata", methods=["GET"], endpoint="label_metadata",
            parameters=_LABEL_PARAMS)
 @blp.response(200, TFModelMetadataSchema)
-@errors(400, 404)
+@errors(blp, 400, 404)
 def model_metadata(name: str, version: str | None = None,
                    label: str | None = None) -> Response:
     """Model metadata: the serving_default signature of the version (default: the newest)."""
-    return _json(tfserving.model_metadata(get_runtime().store, name, version, label))
+    return json_response(tfserving.model_metadata(get_runtime().store, name, version, label))
 
 
 @blp.route(f"{_MODEL}:predict", methods=["POST"], endpoint="model_predict",
@@ -179,13 +183,13 @@ def model_metadata(name: str, version: str | None = None,
            parameters=_VERSION_PARAMS)
 @blp.route(f"{_LABEL}:predict", methods=["POST"], endpoint="label_predict",
            parameters=_LABEL_PARAMS)
-@body_doc(TFPredictRequestSchema)
+@body_doc(TF_PREDICT_REQUEST)
 @blp.response(200, TFPredictResponseSchema)
-@errors(400, 404, 413)
+@errors(blp, 400, 404, 413)
 def predict(name: str, version: str | None = None, label: str | None = None) -> Response:
     """Class probabilities per row: instances → predictions, inputs → outputs."""
     runtime = get_runtime()
-    return _json(tfserving.predict(runtime.cache, runtime.settings, name, _body(),
+    return json_response(tfserving.predict(runtime.cache, runtime.settings, name, _body(),
                                    version, label))
 
 
@@ -195,11 +199,11 @@ def predict(name: str, version: str | None = None, label: str | None = None) -> 
            parameters=_VERSION_PARAMS)
 @blp.route(f"{_LABEL}:classify", methods=["POST"], endpoint="label_classify",
            parameters=_LABEL_PARAMS)
-@body_doc(TFClassifyRequestSchema)
+@body_doc(TF_CLASSIFY_REQUEST)
 @blp.response(200, TFClassifyResponseSchema)
-@errors(400, 404, 413)
+@errors(blp, 400, 404, 413)
 def classify(name: str, version: str | None = None, label: str | None = None) -> Response:
     """Every class label with its score, per example."""
     runtime = get_runtime()
-    return _json(tfserving.classify(runtime.cache, runtime.settings, name, _body(),
+    return json_response(tfserving.classify(runtime.cache, runtime.settings, name, _body(),
                                     version, label))

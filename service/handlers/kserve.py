@@ -15,15 +15,8 @@ import numpy as np
 
 from service.config import Settings
 from service.errors import BadRequest, ServiceUnavailable
-from service.handlers.predict import Prediction, predict
-from service.handlers.protocol import (
-    INPUT,
-    alias_ref,
-    check_name,
-    feature_names,
-    stack_columns,
-    version_number,
-)
+from service.handlers.predict import Prediction, predict, read_rows
+from service.handlers.protocol import INPUT, feature_names, stack_columns, url_ref
 from service.handlers.tensors import BinaryData, bytes_tensor, decode_input
 from service.model_cache import LoadedModel, ModelCache
 from service.store import ModelStore
@@ -31,16 +24,6 @@ from service.store import ModelStore
 PLATFORM = "nnserve_numpy_mlp"
 EXTENSIONS = ["binary_tensor_data", "classification"]
 OUTPUTS = {"probabilities": "FP32", "label": "BYTES"}
-
-
-def url_ref(name: str, version: str | None) -> int | str | None:
-    """A ``/versions/<v>`` path segment: a version number or an alias (None: the newest)."""
-    check_name(name)
-    if version is None:
-        return None
-    if version.isascii() and version.isdigit():
-        return version_number(version, name)
-    return alias_ref(version, name)
 
 
 def server_metadata(version: str) -> dict[str, Any]:
@@ -150,7 +133,11 @@ def _outputs(result: Prediction, requested: Any,
     outputs, raws, seen = [], [], set()
     for index, spec in enumerate(requested):
         field = f"outputs[{index}]"
-        name = spec.get("name") if isinstance(spec, dict) else None
+        if not isinstance(spec, dict):
+            raise BadRequest(f"{field}: must be an object with a name")
+        name = spec.get("name")
+        if not isinstance(name, str):
+            raise BadRequest(f"{field}.name: must be a string, 'probabilities' or 'label'")
         if name not in OUTPUTS:
             raise BadRequest(f"{field}.name: unknown output {str(name)[:64]!r}; this model "
                              "gives 'probabilities' and 'label'")
@@ -183,7 +170,7 @@ def infer(cache: ModelCache, settings: Settings, name: str, version: str | None,
     inputs = [decode_input(spec, index, data) for index, spec in enumerate(specs)]
     data.finish()
     field = "inputs[0].data" if len(inputs) == 1 else "inputs"
-    result = predict(cache, settings, name, loaded.version, _matrix(inputs, loaded), field=field)
+    result = predict(loaded, read_rows(_matrix(inputs, loaded), settings, field), field)
     outputs, tail = _outputs(result, doc.get("outputs"), binary_default)
     body: dict[str, Any] = {"model_name": name, "model_version": str(result.version)}
     if request_id is not None:

@@ -11,9 +11,8 @@ import numpy as np
 from service import metrics
 from service.arrays import as_matrix, check_matrix, check_width
 from service.config import Settings
-from service.errors import field_error, invalid_fields
-from service.model_cache import LoadedModel, ModelCache
-from service.names import validate_model_name
+from service.errors import field_error
+from service.model_cache import LoadedModel
 
 
 @dataclass(slots=True)
@@ -33,60 +32,37 @@ class Prediction:
     loaded: LoadedModel
 
 
-# marshmallow's own wording, so /predict words its errors like the schema-checked routes.
-_MISSING, _UNKNOWN, _NOT_STRING = ("Missing data for required field.", "Unknown field.",
-                                   "Not a valid string.")
-_REQUIRED, _OPTIONAL = ("model", "instances"), ("version",)
-
-
-def read_request(doc: dict[str, Any]) -> tuple[str, int | str | None, Any]:
-    """``(model, version reference, instances)`` of a ``POST /predict`` body.
-
-    The body has the shape ``PredictRequestSchema`` documents; it is read by hand because a
-    marshmallow ``load`` cost as much per request as the 1-row prediction itself. The rows are
-    checked by :func:`predict`.
-    """
-    errors = {key: [_UNKNOWN] for key in doc if key not in _REQUIRED and key not in _OPTIONAL}
-    errors.update((key, [_MISSING]) for key in _REQUIRED if key not in doc)
-    if not errors and not isinstance(doc["model"], str):
-        errors["model"] = [_NOT_STRING]
-    if errors:
-        raise invalid_fields(errors)
-    return validate_model_name(doc["model"]), parse_ref(doc.get("version")), doc["instances"]
-
-
-def parse_ref(value: Any, field: str = "version") -> int | str | None:
-    """A version reference from a request: a positive int, a digit string, an alias or None."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise field_error(field, "must be a version number, 'latest' or an alias name")
-    if isinstance(value, int) and value < 1:
-        raise field_error(field, "version numbers start at 1")
-    if isinstance(value, str) and not value:
-        raise field_error(field, "must not be empty")
-    return value
-
-
-def predict(cache: ModelCache, settings: Settings, name: str, ref: int | str | None,
-            rows: list | np.ndarray, field: str = "instances") -> Prediction:
-    """Predict class probabilities for ``rows`` with model ``name`` at version ``ref``.
+def read_rows(rows: list | np.ndarray, settings: Settings, field: str = "instances") -> np.ndarray:
+    """Rows of a request (decoded JSON or an array) as a checked float32 matrix.
 
     Parameters
     ----------
     rows : list of rows (decoded JSON) or ndarray of shape (n_rows, n_features)
     field : the request field the rows came from, named in validation errors.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_features), float32, finite.
     """
     # float64, so the model centres the rows before anything is rounded to its float32
     limits = {"max_rows": settings.max_rows, "max_features": settings.max_features,
               "dtype": np.float64}
     if isinstance(rows, np.ndarray):
-        matrix = check_matrix(rows, field, **limits)
-    else:
-        matrix = as_matrix(rows, field, **limits)
-    loaded = cache.get(name, ref)
-    check_width(matrix, field, loaded.model.n_features_in_, name)
-    proba = loaded.model.predict_proba(matrix, check_input=False)  # checked just above
+        return check_matrix(rows, field, **limits)
+    return as_matrix(rows, field, **limits)
+
+
+def predict(loaded: LoadedModel, matrix: np.ndarray, field: str = "instances") -> Prediction:
+    """Class probabilities of a resolved model version for rows checked by :func:`read_rows`.
+
+    Parameters
+    ----------
+    loaded : the version to predict with (``ModelCache.get``: once per request).
+    matrix : ndarray of shape (n_rows, n_features), float32.
+    field : the request field the rows came from, named in validation errors.
+    """
+    check_width(matrix, field, loaded.model.n_features_in_, loaded.name)
+    proba = loaded.model.predict_proba(matrix, check_input=False)  # checked by read_rows
     # Probabilities lie in [0, 1], so their sum of squares (one BLAS call) is finite unless a
     # row's are not: inputs near float32's limit can overflow inside the network.
     if not math.isfinite(np.vdot(proba, proba)):
@@ -95,6 +71,6 @@ def predict(cache: ModelCache, settings: Settings, name: str, ref: int | str | N
                                              "are not finite (the network overflowed float32)")
     classes = loaded.classes
     labels = [classes[i] for i in proba.argmax(axis=1).tolist()]
-    metrics.record_prediction(name, loaded.version, matrix.shape[0])
-    return Prediction(model=name, version=loaded.version, classes=classes,
+    metrics.record_prediction(loaded.name, loaded.version, matrix.shape[0])
+    return Prediction(model=loaded.name, version=loaded.version, classes=classes,
                       probabilities=proba, labels=labels, loaded=loaded)

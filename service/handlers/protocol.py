@@ -41,6 +41,22 @@ def alias_ref(alias: str, name: str) -> str:
     return alias
 
 
+def url_ref(name: str, version: str | None = None, label: str | None = None) -> int | str | None:
+    """The version a URL names: a ``/versions/<v>`` segment is a version number when it is all
+    digits and an alias otherwise, a ``/labels/<label>`` segment an alias; neither: the newest.
+
+    A model name, version or alias that cannot exist is not found (404).
+    """
+    check_name(name)
+    if label is not None:
+        return alias_ref(label, name)
+    if version is None:
+        return None
+    if version.isascii() and version.isdigit():
+        return version_number(version, name)
+    return alias_ref(version, name)
+
+
 def feature_names(loaded: LoadedModel) -> list[str] | None:
     """The model's feature names (named CSV columns at training), or None."""
     names = loaded.meta.get("feature_names") or getattr(loaded.model, "feature_names_", None)

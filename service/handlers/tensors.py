@@ -67,6 +67,8 @@ def _shape(value: Any, field: str) -> list[int]:
 
 
 def _datatype(value: Any, field: str) -> np.dtype:
+    if not isinstance(value, str):
+        raise BadRequest(f"{field}.datatype: must be a string, one of {', '.join(NUMERIC)}")
     if value in NUMERIC:
         return NUMERIC[value]
     if value in OTHER_DATATYPES:
@@ -107,7 +109,8 @@ def decode_input(spec: Any, index: int, binary: BinaryData) -> tuple[str, np.nda
     shape = _shape(spec.get("shape"), field)
     datatype = spec.get("datatype")
     dtype = _datatype(datatype, field)
-    params = spec.get("parameters") or {}
+    params = spec.get("parameters")
+    params = {} if params is None else params
     if not isinstance(params, dict):
         raise BadRequest(f"{field}.parameters: must be an object")
     count = math.prod(shape)
@@ -117,6 +120,9 @@ def decode_input(spec: Any, index: int, binary: BinaryData) -> tuple[str, np.nda
             raise BadRequest(f"{field}: needs data (or parameters.binary_data_size with the "
                              "tensor's bytes after the JSON header)")
         arr = _from_json(spec["data"], dtype, datatype, field)
+        if arr.ndim > max(len(shape), 1):
+            raise BadRequest(f"{field}.data: nested {arr.ndim} deep; give it flat or nested "
+                             f"as its shape {shape}")
         if arr.size != count:
             raise BadRequest(f"{field}: shape {shape} holds {count} values but data has "
                              f"{arr.size}")

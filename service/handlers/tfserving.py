@@ -15,14 +15,14 @@ from typing import Any
 from service.config import Settings
 from service.errors import BadRequest
 from service.handlers.predict import predict as predict_rows
+from service.handlers.predict import read_rows
 from service.handlers.protocol import (
     INPUT,
-    alias_ref,
     check_name,
     feature_names,
     named_row,
     stack_columns,
-    version_number,
+    url_ref,
 )
 from service.model_cache import ModelCache
 from service.store import ModelStore
@@ -32,23 +32,19 @@ OUTPUT = "probabilities"
 _OK = {"error_code": "OK", "error_message": ""}
 
 
-def url_ref(name: str, version: str | None = None, label: str | None = None) -> int | str | None:
-    """The version a URL names: ``/versions/<n>``, ``/labels/<alias>`` or neither (newest)."""
-    check_name(name)
-    if label is not None:
-        return alias_ref(label, name)
-    if version is None:
-        return None
-    if not (version.isascii() and version.isdigit()):
+def _url_ref(name: str, version: str | None, label: str | None) -> int | str | None:
+    """``url_ref``; TF Serving names aliases under ``/labels/``, so ``/versions/`` takes numbers."""
+    if version is not None and not (version.isascii() and version.isdigit()):
+        check_name(name)
         raise BadRequest(f"version {version[:32]!r} must be a number; name an alias with "
                          "/labels/<label>")
-    return version_number(version, name)
+    return url_ref(name, version, label)
 
 
 def model_status(store: ModelStore, name: str, version: str | None = None,
                  label: str | None = None) -> dict[str, Any]:
     """``GetModelStatusResponse``: every version, or the one the URL names."""
-    ref = url_ref(name, version, label)
+    ref = _url_ref(name, version, label)
     versions = store.versions(name) if ref is None else [store.resolve(name, ref)]
     return {"model_version_status": [
         {"version": str(v), "state": "AVAILABLE", "status": dict(_OK)} for v in versions]}
@@ -63,7 +59,7 @@ def _tensor_info(name: str, width: int) -> dict[str, Any]:
 def model_metadata(store: ModelStore, name: str, version: str | None = None,
                    label: str | None = None) -> dict[str, Any]:
     """``GetModelMetadataResponse`` with the ``signature_def`` of the version the URL names."""
-    v = store.resolve(name, url_ref(name, version, label))
+    v = store.resolve(name, _url_ref(name, version, label))
     meta = store.meta(name, v)
     signature = {"inputs": {INPUT: _tensor_info(INPUT, meta["n_features"])},
                  "outputs": {OUTPUT: _tensor_info(OUTPUT, len(meta["classes"]))},
@@ -79,12 +75,15 @@ def _check_signature(doc: dict[str, Any]) -> None:
                          f"def; the only signature is {SIGNATURE!r}")
 
 
+_BY_NAME = object()  # what _named_input answers for an object keyed by feature name
+
+
 def _named_input(value: Any, names: list[str] | None, field: str) -> Any:
-    """Rows from an object: ``{"features": rows}`` or (named features) one value per name."""
+    """Rows from ``{"features": rows}``, or ``_BY_NAME`` for one value per feature name."""
     if set(value) == {INPUT} and not (names and INPUT in names):
         return value[INPUT]
     if names:
-        return None
+        return _BY_NAME
     raise BadRequest(f"{field}: unknown input {_first_key(value)!r}; the signature's input is "
                      f"{INPUT!r} (this model has no named features)")
 
@@ -105,7 +104,7 @@ def _instances(value: Any, names: list[str] | None) -> Any:
         if not isinstance(obj, dict):
             raise BadRequest(f"{field}: must be an object like instances[0]")
         row = _named_input(obj, names, field)
-        rows.append(named_row(obj, names, field) if row is None else row)
+        rows.append(named_row(obj, names, field) if row is _BY_NAME else row)
     return rows
 
 
@@ -115,14 +114,14 @@ def _inputs(value: Any, names: list[str] | None) -> Any:
     if not isinstance(value, dict):
         raise BadRequest("inputs: must be a list of rows or an object of named inputs")
     rows = _named_input(value, names, "inputs")
-    return stack_columns(value, names, "inputs") if rows is None else rows
+    return stack_columns(value, names, "inputs") if rows is _BY_NAME else rows
 
 
 def predict(cache: ModelCache, settings: Settings, name: str, doc: dict[str, Any],
             version: str | None = None, label: str | None = None) -> dict[str, Any]:
     """``:predict``: row format ``instances`` → ``predictions``, columnar ``inputs`` →
     ``outputs``; exactly one of the two."""
-    loaded = cache.get(name, url_ref(name, version, label))
+    loaded = cache.get(name, _url_ref(name, version, label))
     _check_signature(doc)
     has_rows, has_columns = "instances" in doc, "inputs" in doc
     if has_rows and has_columns:
@@ -136,7 +135,7 @@ def predict(cache: ModelCache, settings: Settings, name: str, doc: dict[str, Any
         rows, field, key = _instances(doc["instances"], names), "instances", "predictions"
     else:
         rows, field, key = _inputs(doc["inputs"], names), "inputs", "outputs"
-    result = predict_rows(cache, settings, name, loaded.version, rows, field=field)
+    result = predict_rows(loaded, read_rows(rows, settings, field), field)
     return {key: result.probabilities}
 
 
@@ -155,23 +154,24 @@ def _example(value: Any, index: int, context: dict[str, Any], names: list[str] |
         raise BadRequest(f"{field}: feature {shared[0]!r} is also in context")
     merged = {**context, **value}
     row = _named_input(merged, names, field)
-    return named_row(merged, names, field) if row is None else row
+    return named_row(merged, names, field) if row is _BY_NAME else row
 
 
 def classify(cache: ModelCache, settings: Settings, name: str, doc: dict[str, Any],
              version: str | None = None, label: str | None = None) -> dict[str, Any]:
     """``:classify``: ``examples`` (and an optional shared ``context``) → ``result``, per
     example every class label (a string) with its score."""
-    loaded = cache.get(name, url_ref(name, version, label))
+    loaded = cache.get(name, _url_ref(name, version, label))
     _check_signature(doc)
-    examples, context = doc.get("examples"), doc.get("context") or {}
+    examples, context = doc.get("examples"), doc.get("context")
+    context = {} if context is None else context
     if not isinstance(examples, list) or not examples:
         raise BadRequest("examples: must be a non-empty list of examples")
     if not isinstance(context, dict):
         raise BadRequest("context: must be an object of features shared by all examples")
     names = feature_names(loaded)
     rows = [_example(ex, i, context, names) for i, ex in enumerate(examples)]
-    result = predict_rows(cache, settings, name, loaded.version, rows, field="examples")
+    result = predict_rows(loaded, read_rows(rows, settings, "examples"), "examples")
     labels = [str(c) for c in result.classes]
     return {"result": [[[lab, score] for lab, score in zip(labels, row, strict=True)]
                        for row in result.probabilities]}  # float32 scores, as predictions

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from models import MLPClassifier
+from models.preprocessing import as_labels
+from service.arrays import as_matrix
 from service.config import Settings
 from service.errors import Unprocessable, field_error
 from service.jobs.datasets import fingerprint
@@ -72,8 +74,30 @@ def check_work(params: dict[str, Any], rows: int, settings: Settings) -> None:
 
 
 def check_data(X: Any, y: Any, feature_names: Any, settings: Settings) -> TrainingData:
-    """Features as float64 finite in float32 (rows × features), labels as int64 or str, names as
-    strs."""
+    """Features as float64 whose cells are finite in float32 (rows × features), labels as int64
+    or str, names as strs.
+
+    The one check of training data, whichever way it arrived (JSON rows, a CSV, arrays).
+    """
+    X = _features(X, settings)
+    rows, features = X.shape
+    labels = _labels(y, rows)
+    n_classes = np.unique(labels).size
+    if n_classes < 2:
+        raise field_error("data.labels", f"has {n_classes} distinct class; need at least 2")
+    if feature_names is not None:
+        names = list(feature_names) if isinstance(feature_names, list | tuple) else None
+        if names is None or len(names) != features or not all(isinstance(s, str) for s in names):
+            raise field_error("data.feature_names", f"must be {features} strings, one per column")
+        feature_names = names
+    return TrainingData(X, labels, feature_names, fingerprint(X, labels))
+
+
+def _features(X: Any, settings: Settings) -> np.ndarray:
+    limits = {"max_rows": settings.max_rows, "max_features": settings.max_features,
+              "dtype": np.float64}
+    if isinstance(X, list):  # decoded JSON: errors name the offending row or cell
+        return as_matrix(X, "data.features", **limits)
     try:
         X = np.asarray(X)
         if X.dtype.kind not in "biuf":
@@ -94,31 +118,16 @@ def check_data(X: Any, y: Any, feature_names: Any, settings: Settings) -> Traini
     with np.errstate(over="ignore", invalid="ignore"):
         if not np.isfinite(X.astype(np.float32)).all():
             raise field_error("data.features", "contains NaN, infinity or values beyond float32")
-    labels = _labels(y, rows)
-    n_classes = np.unique(labels).size
-    if n_classes < 2:
-        raise field_error("data.labels", f"has {n_classes} distinct class; need at least 2")
-    if feature_names is not None:
-        names = list(feature_names) if isinstance(feature_names, list | tuple) else None
-        if names is None or len(names) != features or not all(isinstance(s, str) for s in names):
-            raise field_error("data.feature_names", f"must be {features} strings, one per column")
-        feature_names = names
-    return TrainingData(X, labels, feature_names, fingerprint(X, labels))
+    return X
 
 
 def _labels(y: Any, rows: int) -> np.ndarray:
     try:
-        y = np.asarray(y)
-    except (TypeError, ValueError):
-        y = np.asarray([None])
-    if y.ndim != 1:
-        raise field_error("data.labels", f"must be a flat list, got shape {list(y.shape)}")
-    if len(y) != rows:
-        raise field_error("data.labels", f"has {len(y)} labels for {rows} rows of features")
-    if y.dtype.kind in "biu":
-        return y.astype(np.int64)
-    if y.dtype.kind == "U" and all(y):
-        return y
-    if y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all():
-        return y.astype(np.int64)
-    raise field_error("data.labels", "must be all integers or all non-empty strings")
+        labels = as_labels(y)
+    except ValueError as exc:
+        raise field_error("data.labels", str(exc)) from None
+    if len(labels) != rows:
+        raise field_error("data.labels", f"has {len(labels)} labels for {rows} rows of features")
+    if labels.dtype.kind == "U" and (labels == "").any():
+        raise field_error("data.labels", "must not hold empty strings")
+    return labels
