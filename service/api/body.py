@@ -1,11 +1,13 @@
 """Reading request bodies: size limit, JSON (fast and strict), CSV, schema validation.
 
-JSON is decoded with orjson. Bodies orjson refuses (NaN/Infinity literals, integers beyond 64 bits,
-deep nesting) and bodies that may hold a duplicate key are decoded again with the standard library
-in strict mode, so the client learns exactly what is wrong: NaN becomes a 422 naming the field,
-everything else malformed a 400. A ``true`` or ``false`` inside an array is not a number: it
-is replaced by a ``JsonBoolean``, which every numeric check refuses by its path (Python alone
-would take it for 1 or 0 among numbers).
+JSON is decoded with orjson. A document nested deeper than ``MAX_JSON_DEPTH`` arrays and objects
+is refused first (400): no request of ours needs more, and every later step may recurse. Bodies
+orjson refuses (NaN/Infinity literals, integers beyond 64 bits) and bodies that may hold a
+duplicate key are decoded again with the standard library in strict mode, so the client learns
+exactly what is wrong: NaN becomes a 422 naming the field, everything else malformed a 400. A
+``true`` or ``false`` inside an array is not a number: it is replaced by a ``JsonBoolean``,
+which every numeric check refuses by its path (Python alone would take it for 1 or 0 among
+numbers).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import re
 from typing import Any
 
+import numpy as np
 import orjson
 from flask import Request, current_app, request
 from gunicorn.http.body import Body, LengthReader
@@ -23,12 +26,16 @@ from marshmallow import Schema, ValidationError
 
 from service.errors import BadRequest, PayloadTooLarge, Unprocessable, invalid_fields
 
-# Every JSON string token, with a trailing colon when it is an object key. Strings are consumed
-# whole, so a quote or colon inside a string is never mistaken for structure.
-_STRING_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"\s*(:)?', re.DOTALL)
+# Every JSON string, escapes included: consumed whole, so a quote, bracket or colon inside a
+# string is never mistaken for structure.
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b"[]{}:tf")
 # Integers beyond 64 bits become floats, as orjson reads them; beyond a double's range they are
 # refused.
 _MAX_INT_DIGITS = 308
+# Arrays and objects inside one another, counting the outermost. Our deepest document (V2 tensor
+# data in a row-major nest, under inputs[]) needs a few; numpy refuses more than 64 dimensions.
+MAX_JSON_DEPTH = 64
 
 
 def raw_body(req: Request | None = None) -> bytes:
@@ -80,15 +87,16 @@ def parse_json(data: bytes) -> Any:
     """Decode a JSON document; malformed → 400 saying where, duplicate keys → 400."""
     if not data.strip():
         raise BadRequest("request body is empty; expected a JSON document")
+    structure = _structure(data)
+    _check_depth(structure)
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError:
-        doc, unquoted = _parse_strict(data), None
+        doc = _parse_strict(data)
     else:
-        unquoted = _unquoted(data)
-        if _count_keys(data, unquoted) != _count_tree_keys(doc):
+        if structure.count(b":") != _count_tree_keys(doc):  # a duplicate key collapsed
             doc = _parse_strict(data)
-    if _has_booleans(data, unquoted):
+    if b"t" in structure or b"f" in structure:
         _mark_booleans_in_arrays(doc)
     return doc
 
@@ -158,25 +166,28 @@ def parse_csv(
     return header[:at] + header[at + 1:], features, labels
 
 
-def _unquoted(data: bytes) -> bytes | None:
-    """A valid JSON text without its strings; None when it holds escapes.
+def _structure(data: bytes) -> bytes:
+    """The bytes outside strings that tell a JSON text's shape: brackets, colons, ``t``, ``f``.
 
-    Without escapes the quotes pair up in order, so strings are the odd pieces between them.
-    Splitting is memchr-fast; a regex steps through every byte.
+    Outside strings a colon only ever follows a key, a ``t`` only belongs to ``true`` and an
+    ``f`` only to ``false``. Without escapes the quotes pair up in order, so strings are the odd
+    pieces between them (splitting is memchr-fast; a regex steps through every byte).
+    ``bytes.translate`` then keeps the few structural bytes at C speed, and the checks below run
+    on that short string.
     """
-    return None if b"\\" in data else b"".join(data.split(b'"')[::2])
+    text = b"".join(data.split(b'"')[::2]) if b"\\" not in data else _STRING.sub(b"", data)
+    return text.translate(None, _NOT_STRUCTURE)
 
 
-def _count_keys(data: bytes, unquoted: bytes | None) -> int:
-    if unquoted is not None:  # outside strings a colon only ever follows a key
-        return unquoted.count(b":")
-    return _STRING_TOKEN.findall(data).count(b":")  # the group: a colon after keys, else b""
-
-
-def _has_booleans(data: bytes, unquoted: bytes | None) -> bool:
-    if unquoted is not None:  # outside strings, only true holds a "t" and only false an "f"
-        return unquoted.find(b"t") >= 0 or unquoted.find(b"f") >= 0
-    return b"true" in data or b"false" in data  # may also find them in strings: only slower
+def _check_depth(structure: bytes) -> None:
+    """400 when arrays and objects nest deeper than ``MAX_JSON_DEPTH``."""
+    if structure.count(b"[") + structure.count(b"{") <= MAX_JSON_DEPTH:
+        return  # too few to nest that deep: spares the running sum on most requests
+    brackets = np.frombuffer(structure.translate(None, b":tf"), dtype=np.uint8)
+    steps = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1)
+    if int(np.cumsum(steps).max()) > MAX_JSON_DEPTH:
+        raise BadRequest(f"malformed JSON: nested too deeply (more than {MAX_JSON_DEPTH} levels "
+                         "of arrays and objects)")
 
 
 def _mark_booleans_in_arrays(node: Any) -> None:
