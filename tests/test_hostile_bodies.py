@@ -3,6 +3,9 @@ a 4xx in its route's error shape, never a 500."""
 
 from __future__ import annotations
 
+import gzip
+import zlib
+
 import orjson
 import pytest
 
@@ -76,3 +79,85 @@ def test_depth_counts_arrays_and_objects_outside_strings():
     # A deep body that orjson would refuse as well: the depth is what the client learns.
     with pytest.raises(BadRequest, match="nested too deeply"):
         parse_json(("[" * 2000 + "NaN" + "]" * 2000).encode())
+
+
+def _compress(data: bytes, coding: str) -> bytes:
+    return gzip.compress(data) if coding in ("gzip", "x-gzip") else zlib.compress(data)
+
+
+@pytest.mark.parametrize("mimetype", ["text/plain", "application/x-www-form-urlencoded",
+                                      "multipart/form-data; boundary=x", "text/csv",
+                                      "application/octet-stream"])
+def test_our_api_refuses_other_media_types_with_415(client, store, mimetype):
+    resp = client.post("/predict", data=orjson.dumps(PREDICT), content_type=mimetype)
+    assert "Content-Type" in _error(resp, "/predict", 415)
+    resp = client.put("/models/iris/aliases/prod", data=b'{"version": 2}', content_type=mimetype)
+    assert "Content-Type" in _error(resp, "/predict", 415)
+    assert client.get("/models/iris").get_json()["aliases"] == {"prod": 1}
+
+
+def test_our_api_reads_json_types_no_type_and_a_bom(client, store):
+    """JSON, ``+json``, a charset, and no Content-Type at all (a body with no type is taken for
+    what the route reads); a leading BOM is ignored, as RFC 8259 allows."""
+    body = orjson.dumps(PREDICT)
+    for headers in ({"Content-Type": "application/json"},
+                    {"Content-Type": "application/json; charset=utf-8"},
+                    {"Content-Type": "application/vnd.nnserve+json"}, {}):
+        resp = client.post("/predict", data=body, headers=headers)
+        assert resp.status_code == 200, (headers, resp.get_data(as_text=True))
+        assert resp.headers.get("Content-Type") == "application/json"
+    resp = client.post("/predict", data=b"\xef\xbb\xbf" + body, content_type="application/json")
+    assert resp.status_code == 200 and len(resp.get_json()["labels"]) == len(ROWS)
+
+
+@pytest.mark.parametrize("mimetype", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_protocol_routes_read_json_whatever_the_type(client, store, mimetype):
+    """TF Serving and KServe servers ignore Content-Type (curl -d sends a form type)."""
+    headers = {"Content-Type": mimetype} if mimetype else {}
+    assert client.post("/v1/models/iris:predict", data=orjson.dumps(TF),
+                       headers=headers).status_code == 200
+    assert client.post("/v2/models/iris/infer", data=orjson.dumps(V2),
+                       headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("coding", ["gzip", "x-gzip", "deflate", "GZIP"])
+@pytest.mark.parametrize("path, doc", ROUTES)
+def test_compressed_bodies_are_read_on_every_route(client, store, path, doc, coding):
+    resp = client.post(path, data=_compress(orjson.dumps(doc), coding.lower()),
+                       content_type="application/json", headers={"Content-Encoding": coding})
+    assert resp.status_code in (200, 202), resp.get_data(as_text=True)
+
+
+def test_compressed_csv_trains(client):
+    csv = b"a,b,label\n" + b"".join(b"%d,%d,%d\n" % (i % 2, i % 3, i % 2) for i in range(20))
+    resp = client.post("/train?model=c", data=gzip.compress(csv), content_type="text/csv",
+                       headers={"Content-Encoding": "gzip"})
+    assert resp.status_code == 202, resp.get_data(as_text=True)
+    assert resp.get_json()["model"] == "c"
+
+
+@pytest.mark.parametrize("path, doc", ROUTES)
+def test_unknown_codings_are_415_and_broken_ones_400(client, store, path, doc):
+    body = orjson.dumps(doc)
+    for coding in ("br", "compress", "zstd", "gzip, gzip"):
+        resp = client.post(path, data=body, content_type="application/json",
+                           headers={"Content-Encoding": coding})
+        message = _error(resp, path, 415)
+        assert "Content-Encoding" in message and "malformed JSON" not in message
+    # Declared gzip, sent plain: the coding is what is wrong, not the JSON.
+    resp = client.post(path, data=body, content_type="application/json",
+                       headers={"Content-Encoding": "gzip"})
+    assert "not valid gzip" in _error(resp, path, 400)
+    resp = client.post(path, data=gzip.compress(body)[:-12], content_type="application/json",
+                       headers={"Content-Encoding": "gzip"})
+    assert "truncated" in _error(resp, path, 400)
+
+
+@pytest.mark.parametrize("path, doc", ROUTES)
+def test_the_size_limit_holds_after_inflating(make_client, path, doc):
+    small = make_client(max_body_mb=0.01)  # 10 485 bytes
+    padded = orjson.dumps({**doc, "pad": " " * 200_000})
+    resp = small.post(path, data=gzip.compress(padded), content_type="application/json",
+                      headers={"Content-Encoding": "gzip"})
+    assert len(gzip.compress(padded)) < 10_000
+    assert "decompressed" in _error(resp, path, 413)

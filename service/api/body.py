@@ -1,4 +1,11 @@
-"""Reading request bodies: size limit, JSON (fast and strict), CSV, schema validation.
+"""Reading request bodies: size limit, content coding, media type, JSON (fast and strict), CSV,
+schema validation.
+
+A body may be compressed (``Content-Encoding: gzip`` or ``deflate``, as Triton's clients offer,
+on every route); the size limit holds before and after inflating it, and any other coding is a
+415. Our own API reads JSON only when the Content-Type says JSON (or says nothing): any other
+type is a 415, never a misleading "malformed JSON". The TF Serving and KServe routes read JSON
+whatever the Content-Type, as their servers do.
 
 JSON is decoded with orjson. A document nested deeper than ``MAX_JSON_DEPTH`` arrays and objects
 is refused first (400): no request of ours needs more, and every later step may recurse. Bodies
@@ -16,6 +23,7 @@ import csv
 import io
 import json
 import re
+import zlib
 from typing import Any
 
 import numpy as np
@@ -24,7 +32,13 @@ from flask import Request, current_app, request
 from gunicorn.http.body import Body, LengthReader
 from marshmallow import Schema, ValidationError
 
-from service.errors import BadRequest, PayloadTooLarge, Unprocessable, invalid_fields
+from service.errors import (
+    BadRequest,
+    PayloadTooLarge,
+    Unprocessable,
+    UnsupportedMediaType,
+    invalid_fields,
+)
 
 # Every JSON string, escapes included: consumed whole, so a quote, bracket or colon inside a
 # string is never mistaken for structure.
@@ -33,6 +47,8 @@ _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b"[]{}:tf")
 # Integers beyond 64 bits become floats, as orjson reads them; beyond a double's range they are
 # refused.
 _MAX_INT_DIGITS = 308
+# Content-Encoding -> zlib's wbits (RFC 9110 asks recipients to take x-gzip as gzip).
+_CODINGS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
 # Arrays and objects inside one another, counting the outermost. Our deepest document (V2 tensor
 # data in a row-major nest, under inputs[]) needs a few; numpy refuses more than 64 dimensions.
 MAX_JSON_DEPTH = 64
@@ -101,8 +117,42 @@ def parse_json(data: bytes) -> Any:
     return doc
 
 
+def request_body(req: Request | None = None) -> bytes:
+    """The body with its content coding undone: :func:`raw_body`, inflated when compressed."""
+    req = req or request
+    data = raw_body(req)
+    coding = req.headers.get("Content-Encoding", "").strip().lower()
+    if coding in ("", "identity"):
+        return data
+    if coding not in _CODINGS:
+        raise UnsupportedMediaType(f"Content-Encoding {coding[:32]!r} is not supported; "
+                                   "send gzip, deflate or an uncompressed body")
+    limit = current_app.config["NNSERVE"].max_body_bytes
+    inflater = zlib.decompressobj(_CODINGS[coding])
+    try:
+        inflated = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise BadRequest(f"the body is not valid {coding} data: {exc}") from None
+    if len(inflated) > limit or inflater.unconsumed_tail:
+        raise PayloadTooLarge(f"the decompressed body exceeds the limit of {limit} bytes "
+                              "(NNSERVE_MAX_BODY_MB)")
+    if not inflater.eof:
+        raise BadRequest(f"the {coding} body is truncated")
+    return inflated
+
+
+def is_json(mimetype: str) -> bool:
+    """``application/json`` or a ``+json`` type such as ``application/merge-patch+json``."""
+    return mimetype == "application/json" or mimetype.endswith("+json")
+
+
 def json_body() -> Any:
-    return parse_json(raw_body())
+    """Our own API's JSON body: a Content-Type other than JSON (none counts as JSON) is a 415."""
+    mimetype = request.mimetype
+    if mimetype and not is_json(mimetype):
+        raise UnsupportedMediaType(f"Content-Type {mimetype[:64]!r} is not accepted; "
+                                   "send application/json")
+    return parse_json(request_body())
 
 
 def json_object() -> dict[str, Any]:

@@ -77,7 +77,7 @@ def get_artifact(name: str, version: str) -> Response:
            parameters=path_params("name", "alias"))
 @body_doc(AliasRequestSchema)
 @blp.response(200, AliasSchema)
-@problems(blp, 400, 404, 422)
+@problems(blp, 400, 404, 413, 415, 422)
 def put_alias(name: str, alias: str) -> dict:
     """Point an alias (e.g. ``production``) at a version; ``latest`` moves on by itself."""
     validate_model_name(name)

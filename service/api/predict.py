@@ -18,7 +18,7 @@ blp = Blueprint("predict", __name__, description="Class probabilities from a mod
 @blp.route("/predict", methods=["POST"])
 @body_doc(PredictRequestSchema)
 @doc_only(blp.response(200, PredictResponseSchema))
-@problems(blp, 400, 404, 413, 422)
+@problems(blp, 400, 404, 413, 415, 422)
 def post_predict() -> Response:
     """Predict class probabilities for rows of features.
 

@@ -17,7 +17,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from werkzeug.routing import BaseConverter
 
-from service.api.body import parse_json, raw_body
+from service.api.body import parse_json, request_body
 from service.api.docs import body_doc, path_params
 from service.api.problems import register_protocol_errors
 from service.errors import BadRequest, ServiceError
@@ -126,7 +126,7 @@ def _json(body: Any) -> Response:
 
 
 def _body() -> dict[str, Any]:
-    doc = parse_json(raw_body())
+    doc = parse_json(request_body())
     if not isinstance(doc, dict):
         raise BadRequest("the request body must be a JSON object")
     return doc
@@ -181,7 +181,7 @@ def model_metadata(name: str, version: str | None = None,
            parameters=_LABEL_PARAMS)
 @body_doc(TFPredictRequestSchema)
 @blp.response(200, TFPredictResponseSchema)
-@errors(400, 404, 413)
+@errors(400, 404, 413, 415)
 def predict(name: str, version: str | None = None, label: str | None = None) -> Response:
     """Class probabilities per row: instances → predictions, inputs → outputs."""
     runtime = get_runtime()
@@ -197,7 +197,7 @@ def predict(name: str, version: str | None = None, label: str | None = None) -> 
            parameters=_LABEL_PARAMS)
 @body_doc(TFClassifyRequestSchema)
 @blp.response(200, TFClassifyResponseSchema)
-@errors(400, 404, 413)
+@errors(400, 404, 413, 415)
 def classify(name: str, version: str | None = None, label: str | None = None) -> Response:
     """Every class label with its score, per example."""
     runtime = get_runtime()

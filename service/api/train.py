@@ -9,7 +9,7 @@ import numpy as np
 from flask import request
 from flask_smorest import Blueprint
 
-from service.api.body import load, parse_csv, parse_json, raw_body
+from service.api.body import is_json, load, parse_csv, parse_json, request_body
 from service.api.docs import body_doc, problems
 from service.api.schemas import (
     JobListQuerySchema,
@@ -44,14 +44,14 @@ def post_train() -> tuple[dict, int, dict]:
     mimetype = request.mimetype or "application/json"
     if mimetype in ("text/csv", "application/csv"):
         args = load(_train_query, request.args.to_dict())
-        body = raw_body()
+        body = request_body()
         names, cells, labels = parse_csv(body, args["label_column"])
         X = check_matrix(_csv_numbers(cells, names), "data.features", **limits)
         y = _labels([int(v) for v in labels] if all(map(_INT_LABEL.match, labels)) else labels)
         model, params, feature_names = args["model"], {}, names
         fingerprint = hashlib.sha256(request.query_string + b"\0" + body).hexdigest()
-    elif mimetype == "application/json" or mimetype.endswith("+json"):
-        body = raw_body()
+    elif is_json(mimetype):
+        body = request_body()
         doc = parse_json(body)
         if not isinstance(doc, dict):
             raise BadRequest("request body must be a JSON object")
