@@ -25,16 +25,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_URL="/docs/assets/",
     )
     from service import auth, observability
-    from service.api import register_api
+    from service.api import headers, register_api
+    from service.metrics import set_store_writable_source
     from service.runtime import get_runtime
 
     observability.configure_logging(settings.log_level)
     register_api(app)
     auth.init_app(app)
+    headers.init_app(app)
     observability.init_app(app)
     observability.set_models_loaded_source(_models_loaded)
     observability.set_queue_depth_source(
         lambda: get_runtime().jobs.job_store.list(status="queued", limit=1)[1])
+    set_store_writable_source(lambda: int(get_runtime().store.writable()[0]))
     return app
 
 

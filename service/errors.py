@@ -92,6 +92,14 @@ _FULL = {errno.ENOSPC, errno.EDQUOT}
 _UNWRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
 
 
+def reason(exc: BaseException) -> str:
+    """What went wrong, for an answer: an ``OSError``'s reason without the file name it carries
+    (answers name paths relative to the store, or not at all)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)
+
+
 def from_infrastructure(exc: BaseException) -> ServiceError | None:
     """The domain error for a failure of the disk, the job database or Redis, else None.
 
