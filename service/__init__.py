@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from flask import Flask, current_app
 
 from service.config import Settings
+
+
+def _package_version() -> str:
+    """The installed distribution's version: pyproject.toml is its one source."""
+    try:
+        return version("nnserve")
+    except PackageNotFoundError:  # a source tree run without being installed
+        return "0+unknown"
+
+
+__version__ = _package_version()
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -17,7 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         NNSERVE=settings,
         MAX_CONTENT_LENGTH=None,  # enforced by service.api.body with a problem+json 413
         API_TITLE="nnserve",
-        API_VERSION="0.1.0",
+        API_VERSION=__version__,
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import errno
 import os
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +103,12 @@ def test_a_healthy_store_is_ready_and_writable_in_metrics(client, store):
     assert ready.status_code == 200 and ready.get_json()["status"] == "ok"
     assert {check["ok"] for check in ready.get_json()["checks"].values()} == {True}
     assert "\nnnserve_store_writable 1.0\n" in client.get("/metrics").get_data(as_text=True)
+
+
+def test_the_api_version_is_the_package_version(client):
+    """One source: pyproject.toml's version, read from the installed package's metadata."""
+    root = Path(__file__).resolve().parent.parent
+    expected = tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
+    assert client.get("/openapi.json").get_json()["info"]["version"] == expected
+    assert client.get("/v2").get_json()["version"] == expected
+    assert expected not in (root / "service" / "__init__.py").read_text()
