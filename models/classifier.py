@@ -7,6 +7,7 @@ from os import PathLike
 from typing import IO, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import artifact
 from .activations import DERIVATIVES
@@ -64,6 +65,29 @@ class MLPClassifier:
     """
 
     PARAM_RANGES = PARAM_RANGES
+    # The constructor's parameters, checked and set by __init__.
+    hidden_layers: tuple[int, ...]
+    activation: str
+    optimizer: str
+    learning_rate: float
+    epochs: int
+    batch_size: int
+    l2: float
+    validation_split: float
+    early_stopping: bool
+    patience: int
+    seed: int
+    momentum: float
+    nesterov: bool
+    dtype: str
+    # Set by fit() or load().
+    network_: Network
+    scaler_: StandardScaler
+    classes_: np.ndarray
+    n_features_in_: int
+    feature_names_: list[str] | None
+    history_: list[dict[str, Any]]
+    cancelled_: bool
 
     def __init__(self, hidden_layers: Sequence[int] = (64,), activation: str = "relu",
                  optimizer: str = "adam", learning_rate: float = 1e-3, epochs: int = 50,
@@ -88,7 +112,7 @@ class MLPClassifier:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X: Any, y: Any, on_epoch: EpochCallback | None = None,
+    def fit(self, X: ArrayLike, y: ArrayLike, on_epoch: EpochCallback | None = None,
             feature_names: Sequence[str] | None = None) -> MLPClassifier:
         """Train on ``X``, ``y``.
 
@@ -157,7 +181,7 @@ class MLPClassifier:
 
     # ------------------------------------------------------------------ inference
 
-    def predict_proba(self, X: Any, check_input: bool = True) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike, check_input: bool = True) -> np.ndarray:
         """Class probabilities.
 
         Parameters
@@ -181,7 +205,7 @@ class MLPClassifier:
                                  f"{self.n_features_in_}")
         return self.network_.feedforward(self.scaler_.transform(X, self.network_.dtype))
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Most probable class of each row.
 
         Parameters
@@ -203,8 +227,9 @@ class MLPClassifier:
     # ------------------------------------------------------------------ persistence
 
     @classmethod
-    def from_weights(cls, weights: Sequence[Any], biases: Sequence[Any], classes: Sequence[Any],
-                     mean: Any = None, scale: Any = None,
+    def from_weights(cls, weights: Sequence[ArrayLike], biases: Sequence[ArrayLike],
+                     classes: ArrayLike, mean: ArrayLike | None = None,
+                     scale: ArrayLike | None = None,
                      feature_names: Sequence[str] | None = None,
                      **params: Any) -> MLPClassifier:
         """Build a fitted classifier from explicit parameters (e.g. a hand-made ``step`` net).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
 
 from flask import Flask, current_app
 
@@ -21,7 +20,7 @@ def _package_version() -> str:
 __version__ = _package_version()
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+def create_app(test_config: dict[str, object] | None = None) -> Flask:
     """Build the app. ``test_config`` overrides settings by field name (``store``, ``queue``...)."""
     settings = Settings.from_env(test_config)
     app = Flask(__name__)

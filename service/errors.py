@@ -9,7 +9,6 @@ RFC 9457 problem+json, the TF Serving and KServe blueprints as ``{"error": ...}`
 from __future__ import annotations
 
 import errno
-from typing import Any
 
 
 class ServiceError(Exception):
@@ -31,9 +30,9 @@ class ServiceError(Exception):
         self.errors = errors
         self.headers = headers or {}
 
-    def to_problem(self) -> dict[str, Any]:
+    def to_problem(self) -> dict[str, object]:
         """The RFC 9457 body for this error."""
-        body: dict[str, Any] = {
+        body: dict[str, object] = {
             "type": f"https://nnserve.dev/problems/{self.slug}",
             "title": self.title,
             "status": self.status,

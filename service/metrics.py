@@ -18,7 +18,11 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported lazily at run time: see above
+    from prometheus_client import CollectorRegistry
 
 log = logging.getLogger("nnserve.metrics")
 
@@ -73,7 +77,7 @@ def multiprocess_enabled() -> bool:
     return _is_multiprocess(values)
 
 
-def _is_multiprocess(values: Any) -> bool:
+def _is_multiprocess(values: ModuleType) -> bool:
     return bool(getattr(values.ValueClass, "_multiprocess", False))
 
 
@@ -99,7 +103,7 @@ class _ScrapeTimeCollector:
 _scrape_collector = _ScrapeTimeCollector()
 
 
-def exposition_registry() -> Any:
+def exposition_registry() -> CollectorRegistry:
     """What to expose: every process's files in multiprocess mode, else the default registry."""
     global _default_registered
     from prometheus_client import REGISTRY, CollectorRegistry

@@ -7,6 +7,7 @@ touches the filesystem; a bad value raises ``Unprocessable`` (422) naming its fi
 from __future__ import annotations
 
 import re
+from typing import TypeGuard
 
 from service.errors import field_error
 
@@ -16,7 +17,7 @@ NAME_RULE = "1-64 characters from A-Z a-z 0-9 . _ -, starting with a letter or d
 MAX_VERSION = 10**18 - 1
 
 
-def is_model_name(name: object) -> bool:
+def is_model_name(name: object) -> TypeGuard[str]:
     """Whether ``name`` is a valid model name (no exception)."""
     return isinstance(name, str) and _NAME.fullmatch(name) is not None and name not in (".", "..")
 

@@ -122,11 +122,11 @@ class ModelStore:
             self._version_dir(name, version)
             return version
         alias = validate_alias(ref)
-        version = self.aliases(name).get(alias)
-        if version is None:
+        pinned = self.aliases(name).get(alias)
+        if pinned is None:
             raise NotFound(f"alias {alias!r} of model {name!r} not found")
-        self._version_dir(name, version)
-        return version
+        self._version_dir(name, pinned)
+        return pinned
 
     def meta(self, name: str, version: int) -> dict[str, Any]:
         """The ``meta.json`` of one version."""

@@ -99,7 +99,7 @@ class JsonBoolean:
         return "true" if self.value else "false"
 
 
-def parse_json(data: bytes) -> Any:
+def parse_json(data: bytes) -> object:
     """Decode a JSON document; malformed → 400 saying where, duplicate keys → 400."""
     if not data.strip():
         raise BadRequest("request body is empty; expected a JSON document")
@@ -146,7 +146,7 @@ def is_json(mimetype: str) -> bool:
     return mimetype == "application/json" or mimetype.endswith("+json")
 
 
-def json_body() -> Any:
+def json_body() -> object:
     """Our own API's JSON body: a Content-Type other than JSON (none counts as JSON) is a 415."""
     mimetype = request.mimetype
     if mimetype and not is_json(mimetype):
@@ -170,7 +170,7 @@ def load(schema: Schema, doc: dict[str, Any]) -> dict[str, Any]:
         raise invalid_fields(flatten_messages(exc.messages)) from None
 
 
-def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+def flatten_messages(messages: object, prefix: str = "") -> dict[str, list[str]]:
     """marshmallow's nested messages as ``{"data.features": ["..."]}``."""
     if isinstance(messages, dict):
         out: dict[str, list[str]] = {}
@@ -240,7 +240,7 @@ def _check_depth(structure: bytes) -> None:
                          "of arrays and objects)")
 
 
-def _mark_booleans_in_arrays(node: Any) -> None:
+def _mark_booleans_in_arrays(node: object) -> None:
     """Replace, in place, every boolean that is an element of an array by a ``JsonBoolean``.
 
     No array of ours holds booleans (features, labels, shapes, layer sizes: numbers or
@@ -258,7 +258,7 @@ def _mark_booleans_in_arrays(node: Any) -> None:
                 _mark_booleans_in_arrays(item)
 
 
-def _count_tree_keys(doc: Any) -> int:
+def _count_tree_keys(doc: object) -> int:
     """Object keys in a decoded document; lists of numbers (or rows of them) are skipped whole.
 
     A skipped list holding an object makes the counts differ, which only sends the body down the
@@ -291,7 +291,7 @@ def _bounded_int(text: str) -> int | float:
     return int(text) if digits < 19 else float(text)
 
 
-def _parse_strict(data: bytes) -> Any:
+def _parse_strict(data: bytes) -> object:
     try:
         return json.loads(data, object_pairs_hook=_no_duplicates, parse_int=_bounded_int,
                           parse_constant=float)

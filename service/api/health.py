@@ -19,7 +19,7 @@ blp = Blueprint("health", __name__, description="Liveness and readiness")
 
 @blp.route("/healthz", methods=["GET"])
 @blp.response(200, HealthSchema)
-def healthz() -> dict:
+def healthz() -> dict[str, object]:
     """The process is alive and answering."""
     return {"status": "ok", "checks": {}}
 
@@ -27,7 +27,7 @@ def healthz() -> dict:
 @blp.route("/readyz", methods=["GET"])
 @blp.response(200, HealthSchema)
 @blp.alt_response(503, schema=HealthSchema)
-def readyz() -> tuple[dict, int]:
+def readyz() -> tuple[dict[str, object], int]:
     """Ready to serve predictions: the model store can be read (else 503).
 
     ``checks.models``: the store can be read; ``checks.store``: it can be written (training can

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import reduce
-from typing import Any
 
 import orjson
 from flask import Response, current_app, request
@@ -18,7 +17,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from service.api.body import parse_json, request_body
-from service.api.docs import body_doc
+from service.api.docs import View, body_doc
 from service.api.problems import register_protocol_errors
 from service.api.tfserving import error_response
 from service.errors import BadRequest
@@ -106,7 +105,7 @@ class KServeInferResponseSchema(Schema):
     outputs = fields.List(fields.Nested(KServeResponseOutputSchema))
 
 
-def errors(*codes: int) -> Callable:
+def errors(*codes: int) -> Callable[[View], View]:
     """Document ``{"error": ...}`` responses."""
     decorators = [blp.alt_response(code, schema=KServeErrorSchema,
                                    content_type="application/json", success=False)
@@ -114,7 +113,7 @@ def errors(*codes: int) -> Callable:
     return lambda func: reduce(lambda f, d: d(f), decorators, func)
 
 
-def _json(body: Any, status: int = 200) -> Response:
+def _json(body: object, status: int = 200) -> Response:
     return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status=status,
                     mimetype="application/json")
 

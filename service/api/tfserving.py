@@ -18,7 +18,7 @@ from marshmallow import Schema, fields
 from werkzeug.routing import BaseConverter
 
 from service.api.body import parse_json, request_body
-from service.api.docs import body_doc, path_params
+from service.api.docs import View, body_doc, path_params
 from service.api.problems import register_protocol_errors
 from service.errors import BadRequest, ServiceError
 from service.handlers import tfserving
@@ -113,14 +113,14 @@ def error_response(error: ServiceError) -> Response:
 register_protocol_errors("/v1/", error_response)
 
 
-def errors(*codes: int) -> Callable:
+def errors(*codes: int) -> Callable[[View], View]:
     """Document ``{"error": ...}`` responses."""
     decorators = [blp.alt_response(code, schema=TFErrorSchema, content_type="application/json",
                                    success=False) for code in codes]
     return lambda func: reduce(lambda f, d: d(f), decorators, func)
 
 
-def _json(body: Any) -> Response:
+def _json(body: object) -> Response:
     return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
                     mimetype="application/json")
 

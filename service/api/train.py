@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 
 import numpy as np
 from flask import request
@@ -18,7 +19,7 @@ from service.api.schemas import (
     TrainQuerySchema,
     TrainRequestSchema,
 )
-from service.arrays import as_matrix, check_matrix
+from service.arrays import Limits, as_matrix, check_matrix
 from service.errors import BadRequest, UnsupportedMediaType, field_error
 from service.runtime import get_runtime
 
@@ -36,11 +37,11 @@ _INT_LABEL = re.compile(r"^-?\d{1,18}$")
 @blp.alt_response(200, schema=JobSchema, description="Replay of an Idempotency-Key",
                   success=True)
 @problems(blp, 400, 404, 413, 415, 422, 429)
-def post_train() -> tuple[dict, int, dict]:
+def post_train() -> tuple[dict[str, object], int, dict[str, object]]:
     """Queue a training job; a new model version appears when it succeeds."""
     runtime = get_runtime()
-    limits = {"max_rows": runtime.settings.max_rows,
-              "max_features": runtime.settings.max_features}
+    limits = Limits(max_rows=runtime.settings.max_rows,
+                    max_features=runtime.settings.max_features)
     mimetype = request.mimetype or "application/json"
     if mimetype in ("text/csv", "application/csv"):
         args = load(_train_query, request.args.to_dict())
@@ -78,7 +79,7 @@ def post_train() -> tuple[dict, int, dict]:
 @blp.arguments(JobListQuerySchema, location="query")
 @blp.response(200, JobListSchema)
 @problems(blp, 422)
-def list_jobs(query: dict) -> dict:
+def list_jobs(query: dict[str, Any]) -> dict[str, object]:
     """Jobs, newest first, optionally filtered by model and status."""
     jobs, total = get_runtime().jobs.list(
         model=query.get("model"), status=query.get("status"),
@@ -89,7 +90,7 @@ def list_jobs(query: dict) -> dict:
 @blp.route("/jobs/<job_id>", methods=["GET"])
 @blp.response(200, JobSchema)
 @problems(blp, 404)
-def get_job(job_id: str) -> dict:
+def get_job(job_id: str) -> dict[str, object]:
     """One job: status, progress per epoch, the version it made or why it failed."""
     return get_runtime().jobs.get(job_id)
 
@@ -99,7 +100,7 @@ def get_job(job_id: str) -> dict:
 @blp.alt_response(202, schema=JobSchema, success=True,
                   description="Cancel requested; the running job stops within one epoch")
 @problems(blp, 404, 409)
-def cancel_job(job_id: str) -> tuple[dict, int]:
+def cancel_job(job_id: str) -> tuple[dict[str, object], int]:
     """Cancel a queued or running job."""
     job, done = get_runtime().jobs.cancel(job_id)
     return job, 200 if done else 202
