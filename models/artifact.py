@@ -82,9 +82,9 @@ def save(state: ModelState, file: str | PathLike[str] | IO[bytes]) -> None:
         arrays.update(state.encoder.to_arrays())
     if isinstance(file, str | PathLike):
         with open(file, "wb") as fh:   # a file object: np.savez would append ".npz" to a path
-            np.savez(fh, **arrays)
+            np.savez(fh, allow_pickle=False, **arrays)
     else:
-        np.savez(file, **arrays)
+        np.savez(file, allow_pickle=False, **arrays)
 
 
 def load(file: str | PathLike[str] | IO[bytes]) -> ModelState:

@@ -7,6 +7,7 @@ from os import PathLike
 from typing import IO, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import artifact
 from .activations import DERIVATIVES
@@ -28,7 +29,7 @@ from .preprocessing import (
     check_feature_names,
     fit_checked_scaler,
 )
-from .tabular import Table, as_table
+from .tabular import Table, TabularInput, as_table
 from .training import Batches, EpochCallback, stratified_split, train
 
 
@@ -76,6 +77,29 @@ class MLPClassifier:
     """
 
     PARAM_RANGES = PARAM_RANGES
+    # The constructor's parameters, checked and set by __init__.
+    hidden_layers: tuple[int, ...]
+    activation: str
+    optimizer: str
+    learning_rate: float
+    epochs: int
+    batch_size: int
+    l2: float
+    validation_split: float
+    early_stopping: bool
+    patience: int
+    seed: int
+    momentum: float
+    nesterov: bool
+    dtype: str
+    # Set by fit() or load().
+    network_: Network
+    scaler_: StandardScaler
+    classes_: np.ndarray
+    n_features_in_: int
+    feature_names_: list[str] | None
+    history_: list[dict[str, Any]]
+    cancelled_: bool
 
     def __init__(self, hidden_layers: Sequence[int] = (64,), activation: str = "relu",
                  optimizer: str = "adam", learning_rate: float = 1e-3, epochs: int = 50,
@@ -100,7 +124,8 @@ class MLPClassifier:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X: Any, y: Any, on_epoch: EpochCallback | None = None,
+    def fit(self, X: ArrayLike | TabularInput, y: ArrayLike,
+            on_epoch: EpochCallback | None = None,
             feature_names: Sequence[str] | None = None,
             feature_types: Mapping[str, str] | None = None,
             max_categories: int = TABULAR_DEFAULTS["max_categories"],
@@ -200,7 +225,8 @@ class MLPClassifier:
 
     # ------------------------------------------------------------------ inference
 
-    def predict_proba(self, X: Any, check_input: bool = True) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike | TabularInput, check_input: bool = True
+                      ) -> np.ndarray:
         """Class probabilities.
 
         Parameters
@@ -224,7 +250,7 @@ class MLPClassifier:
             X = self.encode(X)[0]
         return self.predict_proba_encoded(X)
 
-    def encode(self, X: Any) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    def encode(self, X: ArrayLike | TabularInput) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """``X`` as the network's input columns, and what was coerced to get there.
 
         Parameters
@@ -276,7 +302,7 @@ class MLPClassifier:
         self._check_fitted()
         return None if self.encoder_ is None else self.encoder_.input_schema()
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: ArrayLike | TabularInput) -> np.ndarray:
         """Most probable class of each row.
 
         Parameters
@@ -298,8 +324,9 @@ class MLPClassifier:
     # ------------------------------------------------------------------ persistence
 
     @classmethod
-    def from_weights(cls, weights: Sequence[Any], biases: Sequence[Any], classes: Sequence[Any],
-                     mean: Any = None, scale: Any = None,
+    def from_weights(cls, weights: Sequence[ArrayLike], biases: Sequence[ArrayLike],
+                     classes: ArrayLike, mean: ArrayLike | None = None,
+                     scale: ArrayLike | None = None,
                      feature_names: Sequence[str] | None = None,
                      **params: Any) -> MLPClassifier:
         """Build a fitted classifier from explicit parameters (e.g. a hand-made ``step`` net).

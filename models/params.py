@@ -89,7 +89,7 @@ def _check_int_list(name: str, value: Any, spec: dict[str, Any]) -> list[int]:
     if len(items) > spec["max_length"]:
         raise ValueError(f"{name} must have at most {spec['max_length']} entries, got {len(items)}")
     item_spec = {"type": "int", "min": spec["min"], "max": spec["max"]}
-    return [_check_number(f"{name}[{i}]", v, item_spec) for i, v in enumerate(items)]
+    return [int(_check_number(f"{name}[{i}]", v, item_spec)) for i, v in enumerate(items)]
 
 
 def check_param(name: str, value: Any, allow_inference_only: bool = False) -> Any:

@@ -114,6 +114,10 @@ class Table:
         return cls(list(columns), [list(col) for col in columns.values()])
 
 
+#: What ``MLPClassifier`` takes as tabular input.
+TabularInput = Table | Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]]
+
+
 def as_table(X: Any, names: Sequence[str] | None = None) -> Table | None:
     """``X`` as a ``Table`` when it is tabular input (a ``Table``, a mapping of column name to
     cells, or a non-empty sequence of records), else None. ``names`` are a model's columns."""

@@ -14,9 +14,10 @@ import numpy as np
 
 from .activations import log_loss
 from .network import Network
+from .optimizers import SGD, Adam
 from .preprocessing import StandardScaler
 
-EpochCallback = Callable[[int, dict[str, Any]], Any]
+EpochCallback = Callable[[int, dict[str, Any]], bool | None]
 
 
 def stratified_split(y: np.ndarray, fraction: float,
@@ -107,7 +108,7 @@ class Batches:
             yield xb, labels[start:start + n]
 
 
-def train_epoch(net: Network, optimizer: Any, batches: Batches, l2: float,
+def train_epoch(net: Network, optimizer: SGD | Adam, batches: Batches, l2: float,
                 rng: np.random.Generator) -> tuple[float, float]:
     """One pass over the training rows in a fresh random order, one optimiser step per batch.
 
@@ -140,7 +141,7 @@ def train_epoch(net: Network, optimizer: Any, batches: Batches, l2: float,
     return total_loss / len(batches), correct / len(batches)
 
 
-def train(net: Network, optimizer: Any, batches: Batches, X_val: np.ndarray,
+def train(net: Network, optimizer: SGD | Adam, batches: Batches, X_val: np.ndarray,
           y_val: np.ndarray, *, epochs: int, l2: float,
           early_stopping: bool, patience: int, rng: np.random.Generator,
           on_epoch: EpochCallback | None = None) -> tuple[list[dict[str, Any]], bool]:

@@ -7,17 +7,24 @@ element-wise marshmallow fields cost ~40x more on large arrays.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
-from service.errors import Unprocessable, field_error
+from service.errors import ServiceError, Unprocessable, field_error
 from service.names import FLOAT32_MAX
 
 _NUMERIC_KINDS = "iuf"
 
 
-def as_matrix(value: Any, field: str, *, max_rows: int, max_features: int,
+class Limits(TypedDict):
+    """The size limits of one request's matrix (``**limits`` for :func:`as_matrix`)."""
+
+    max_rows: int
+    max_features: int
+
+
+def as_matrix(value: object, field: str, *, max_rows: int, max_features: int,
               dtype: type = np.float32) -> np.ndarray:
     """Validate a list of rows of numbers and return it as a C-contiguous 2-D array.
 
@@ -100,7 +107,7 @@ def _check_float32_range(arr: np.ndarray, field: str) -> None:
                         errors={path: [f"{problem}; NaN and Infinity are not allowed"]})
 
 
-def _ragged(rows: list, field: str) -> Unprocessable:
+def _ragged(rows: list[Any], field: str) -> ServiceError:
     width = None
     for i, row in enumerate(rows):
         if not isinstance(row, list):
@@ -113,7 +120,7 @@ def _ragged(rows: list, field: str) -> Unprocessable:
     return field_error(field, "rows must all be lists of numbers of one length")
 
 
-def _non_numeric(rows: list, field: str) -> Unprocessable:
+def _non_numeric(rows: list[Any], field: str) -> ServiceError:
     for i, row in enumerate(rows):
         for j, cell in enumerate(row if isinstance(row, list) else [row]):
             if isinstance(cell, bool) or not isinstance(cell, int | float):

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from service.config import Settings, settings_table
 
@@ -162,7 +163,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _call(args: argparse.Namespace, method: str, path: str, body: bytes | None = None,
-          content_type: str | None = None) -> dict:
+          content_type: str | None = None) -> dict[str, Any]:
     req = urllib.request.Request(args.server.rstrip("/") + path, data=body, method=method)
     if content_type:
         req.add_header("Content-Type", content_type)

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 from flask import Flask, Response, g, has_request_context, request
@@ -88,7 +88,7 @@ class JsonFormatter(logging.Formatter):
                             option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
 
 
-class StderrHandler(logging.StreamHandler):
+class StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever ``sys.stderr`` is when a record comes (pytest swaps it)."""
 
     stream = property(lambda self: sys.stderr, lambda self, value: None)
@@ -119,7 +119,7 @@ def gunicorn_logconfig(level: str) -> dict[str, Any]:
     }
 
 
-def log_event(event: str, /, *, level: int = logging.INFO, **fields: Any) -> None:
+def log_event(event: str, /, *, level: int = logging.INFO, **fields: object) -> None:
     """Log one structured event (e.g. ``job_finished``) with its fields."""
     _event_log.log(level, event, extra={"fields": {"event": event, **fields}})
 

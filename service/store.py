@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from service.errors import Conflict, NotFound, ServiceError, ServiceUnavailable
+from service.errors import Conflict, NotFound, ServiceError, ServiceUnavailable, reason
 from service.names import (
     is_model_name,
     is_version_ref,
@@ -122,11 +122,11 @@ class ModelStore:
             self._version_dir(name, version)
             return version
         alias = validate_alias(ref)
-        version = self.aliases(name).get(alias)
-        if version is None:
+        pinned = self.aliases(name).get(alias)
+        if pinned is None:
             raise NotFound(f"alias {alias!r} of model {name!r} not found")
-        self._version_dir(name, version)
-        return version
+        self._version_dir(name, pinned)
+        return pinned
 
     def meta(self, name: str, version: int) -> dict[str, Any]:
         """The ``meta.json`` of one version."""
@@ -134,7 +134,8 @@ class ModelStore:
         try:
             return json.loads(read_nofollow(path))
         except (OSError, ValueError) as e:
-            raise ArtifactCorrupt(f"metadata of {name} v{version} is unreadable: {e}") from e
+            raise ArtifactCorrupt(f"metadata of {name} v{version} is unreadable: {reason(e)}") \
+                from e
 
     def artifact_path(self, name: str, version: int) -> Path:
         """Path of the version's ``model.npz`` (the version must exist; never a symlink)."""
@@ -153,7 +154,7 @@ class ModelStore:
             self._version_dir(name, version)  # deleted meanwhile → NotFound
             raise ArtifactCorrupt(f"artifact of {label} is missing") from None
         except OSError as e:  # ELOOP: a symlink planted in place of the file
-            raise ArtifactCorrupt(f"artifact of {label} is unreadable: {e}") from e
+            raise ArtifactCorrupt(f"artifact of {label} is unreadable: {reason(e)}") from e
         if len(data) != meta.get("artifact_bytes"):
             raise ArtifactCorrupt(f"artifact of {label} is truncated or resized "
                                   f"({len(data)} of {meta.get('artifact_bytes')} bytes)")
@@ -325,9 +326,18 @@ class ModelStore:
                         (alloc / str(number)).unlink(missing_ok=True)
         return removed
 
+    def readable(self) -> tuple[bool, str]:
+        """Probe (for /readyz): the models directory can be listed, so versions can be served."""
+        try:
+            with os.scandir(self.models_dir) as entries:
+                next(entries, None)
+        except OSError as e:
+            return False, f"the model store cannot be read: {reason(e)}"
+        return True, "ok"
+
     def writable(self) -> tuple[bool, str]:
-        """Probe (for /readyz): create, fsync and remove a 64 KiB temp file in the store, so a
-        full disk shows, not only a read-only one."""
+        """Probe (for /readyz and metrics): create, fsync and remove a 64 KiB temp file in the
+        store, so a full disk shows, not only a read-only one."""
         probe = self.models_dir / tmp_name("probe", "w")
         try:
             try:
@@ -335,5 +345,5 @@ class ModelStore:
             finally:
                 probe.unlink(missing_ok=True)
         except OSError as e:
-            return False, f"store {self.models_dir} is not writable: {e}"
+            return False, f"the model store is not writable: {reason(e)}"
         return True, "ok"

@@ -11,10 +11,7 @@ import zlib
 import numpy as np
 import pytest
 
-from tests import protocol_fixtures
-from tests.protocol_fixtures import FEATURES, ROWS, SPECIES, error_of
-
-store, make_client = protocol_fixtures.store, protocol_fixtures.make_client  # fixtures
+from tests.protocol_models import FEATURES, ROWS, SPECIES, error_of
 
 HEADER = "Inference-Header-Content-Length"
 FLAT = [v for row in ROWS for v in row]

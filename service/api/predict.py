@@ -20,7 +20,7 @@ _read_request = schema_reader(PredictRequestSchema())
 @blp.route("/predict", methods=["POST"])
 @body_doc(PredictRequestSchema)
 @doc_only(blp.response(200, PredictResponseSchema))
-@problems(blp, 400, 404, 413, 422)
+@problems(blp, 400, 404, 413, 415, 422)
 def post_predict() -> Response:
     """Predict class probabilities for rows of features.
 
