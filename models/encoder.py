@@ -16,7 +16,7 @@ store everything as plain arrays (unicode, float64, bool, int64) for the ``.npz`
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, islice, repeat
 from typing import Any
@@ -129,7 +129,7 @@ class TabularEncoder:
                           missing_rate=float(missing.mean()) if len(missing) else 1.0)
         if missing.all():
             spec.dropped = "all_missing"
-        elif column.cells is not None:
+        elif column.kind == "categorical":
             counts = Counter(compress(column.cells, ~missing))
             frequent = sorted((kv for kv in counts.items() if kv[1] >= self.min_frequency),
                               key=lambda kv: (-kv[1], kv[0]))
@@ -174,7 +174,7 @@ class TabularEncoder:
         warnings.sort(key=lambda w: w["row"])  # stable: columns stay in model order per row
         return X, warnings
 
-    def _encode(self, read: list[Column | None],
+    def _encode(self, read: Sequence[Column | None],
                 warnings: list[dict[str, Any]] | None) -> np.ndarray:
         """The matrix of read columns; coercions are appended to ``warnings`` unless None."""
         n = len(next(c for c in read if c is not None).missing)
@@ -186,7 +186,7 @@ class TabularEncoder:
             block = out[:, at:at + spec.width]
             at += spec.width
             missing = column.missing
-            if column.cells is not None:
+            if column.kind == "categorical":
                 block[np.arange(n), self._category_columns(spec, column, warnings)] = 1.0
             else:
                 block[:, 0] = np.where(missing, spec.median, column.values)
@@ -276,7 +276,9 @@ class TabularEncoder:
         if not np.isfinite(stats).all():
             raise ValueError("array 'tab_stats' holds NaN or infinity")
         encoder.columns_ = [
-            ColumnSpec(str(names[j]), str(kinds[j]), str(dropped[j]), *map(float, stats[j]),
+            ColumnSpec(str(names[j]), str(kinds[j]), str(dropped[j]),
+                       missing_rate=float(stats[j, 0]), median=float(stats[j, 1]),
+                       mean=float(stats[j, 2]), std=float(stats[j, 3]),
                        indicator=bool(flags[j, 0]), categories=categories[j], rare=rare[j],
                        missing_category=bool(flags[j, 1]))
             for j in range(m)]

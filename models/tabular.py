@@ -13,7 +13,7 @@ that does not fit with a ``CellError`` naming its row and column.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any
 
@@ -78,7 +78,8 @@ class Table:
         if set(map(len, rows)) - {width}:
             i = next(i for i, row in enumerate(rows) if len(row) != width)
             raise CellError(f"row {i} has {len(rows[i])} cells, expected {width}", i)
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+        columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else \
+            [() for _ in names]
         return cls(list(names), columns, text)
 
     @classmethod
@@ -144,16 +145,16 @@ class Column:
     ----------
     kind : {"numeric", "boolean", "categorical"}
     missing : ndarray of shape (n_rows,), bool
-    values : ndarray of shape (n_rows,), float64, or None
-        Numeric and boolean (0/1) columns; NaN where missing.
-    cells : list of str, or None
-        Categorical columns: each cell's category text, ``""`` where missing.
+    values : ndarray of shape (n_rows,), float64
+        Numeric and boolean (0/1) columns; NaN where missing. Empty for categorical ones.
+    cells : list of str
+        Categorical columns: each cell's category text, ``""`` where missing. Empty otherwise.
     """
 
     kind: str
     missing: np.ndarray
-    values: np.ndarray | None = None
-    cells: list[str] | None = None
+    values: np.ndarray = field(default_factory=lambda: np.empty(0))
+    cells: list[str] = field(default_factory=list)
 
 
 def read_column(cells: Sequence[Any], name: str, text: bool, kind: str | None = None
@@ -177,6 +178,7 @@ def read_column(cells: Sequence[Any], name: str, text: bool, kind: str | None = 
         read = _READERS[candidate](present, text)
         if read is not None:  # categorical reads anything: inference always ends here
             return _column(candidate, missing, read)
+    assert kind is not None  # only a given kind can refuse a cell
     _name_the_cell(cells, missing, name, kind, text)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -194,7 +196,7 @@ def _column(kind: str, missing: np.ndarray, present: Any) -> Column:
     return Column(kind, missing, values=values)
 
 
-def _numbers(present: list[Any], text: bool) -> np.ndarray | None:
+def _numbers(present: Sequence[Any], text: bool) -> np.ndarray | None:
     if not text and not all(type(c) in (int, float) for c in present):
         return None  # bool is not a number here, and a JSON string never is
     try:
@@ -204,7 +206,7 @@ def _numbers(present: list[Any], text: bool) -> np.ndarray | None:
     return values if np.isfinite(values).all() else None
 
 
-def _booleans(present: list[Any], text: bool) -> np.ndarray | None:
+def _booleans(present: Sequence[Any], text: bool) -> np.ndarray | None:
     if not text and not all(isinstance(c, bool | str) for c in present):
         return None
     meaning = {}  # each distinct cell is looked at once
@@ -216,8 +218,8 @@ def _booleans(present: list[Any], text: bool) -> np.ndarray | None:
     return np.fromiter(map(meaning.__getitem__, present), np.float64, len(present))
 
 
-def _texts(present: list[Any], text: bool) -> list[str]:
-    cells = present if text else list(map(_as_text, present))
+def _texts(present: Sequence[Any], text: bool) -> list[str]:
+    cells = list(present) if text else list(map(_as_text, present))
     if "\x00" in "".join(cells):  # numpy's unicode arrays (the artifact) drop trailing NULs
         cells = [cell.rstrip("\x00") for cell in cells]
     return cells
@@ -236,7 +238,7 @@ def _as_text(cell: Any) -> str:
     return str(cell)
 
 
-def _name_the_cell(cells: list[Any], missing: np.ndarray, name: str, kind: str,
+def _name_the_cell(cells: Sequence[Any], missing: np.ndarray, name: str, kind: str,
                    text: bool) -> None:
     """Raise a ``CellError`` for the first present cell a ``kind`` column cannot hold."""
     for i, cell in enumerate(cells):

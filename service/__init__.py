@@ -42,7 +42,9 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
     from service.runtime import get_runtime
 
     if settings.trusted_proxies:
-        app.wsgi_app = TrustedProxies(app.wsgi_app, parse_networks(settings.trusted_proxies))
+        # Flask's documented way to add WSGI middleware (mypy sees a method assignment)
+        app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
+            app.wsgi_app, parse_networks(settings.trusted_proxies))
     observability.configure_logging(settings.log_level)
     register_api(app)
     auth.init_app(app)

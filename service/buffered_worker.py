@@ -47,7 +47,7 @@ _MAX_OPEN = 1000  # connections one worker buffers at once; beyond it, accept wa
 class _Connection:
     """One client connection while its request arrives (or while its leftover is drained)."""
 
-    def __init__(self, sock: socket.socket, addr: tuple, listener: socket.socket,
+    def __init__(self, sock: socket.socket, addr: tuple[str, int], listener: socket.socket,
                  now: float, settings: Settings) -> None:
         self.sock, self.addr, self.listener = sock, addr, listener
         self.fd = sock.fileno()
@@ -55,7 +55,7 @@ class _Connection:
         self.opened = now
         self.head = bytearray()
         self.framing: Framing | None = None
-        self.body: SpooledTemporaryFile | None = None
+        self.body: SpooledTemporaryFile[bytes] | None = None
         self.body_started = 0.0
         self.lingering = False
         self.linger_left = _LINGER_BYTES
@@ -79,22 +79,25 @@ class _Connection:
                 return len(self.head) > _MAX_HEAD
             rest = bytes(self.head[end + 4:])
             del self.head[end + 4:]
-            self.framing = request_framing.read_head(bytes(self.head))
+            head = bytes(self.head)
+            self.framing = request_framing.read_head(head)
             self.body = SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
-            self.body.write(request_framing.without_expect(self.head)
-                            if self.framing.expects_continue else self.head)
+            self.body.write(request_framing.without_expect(head)
+                            if self.framing.expects_continue else head)
             self.body_started = now
             if self.framing.expects_continue and not self._over_limit():
                 # answered here, where the body is read, and not again by gunicorn
                 _send_quietly(self.sock, b"HTTP/1.1 100 Continue\r\n\r\n")
             data = rest
         if data:
+            assert self.body is not None
             self.body.write(data)
             self.framing.feed(data)
         return self.framing.complete or self._over_limit()
 
     def _over_limit(self) -> bool:
-        return self.framing.body_size > self.settings.max_body_bytes
+        return self.framing is not None and \
+            self.framing.body_size > self.settings.max_body_bytes
 
     def buffered(self) -> _BufferedSocket:
         """What arrived, readable by gunicorn's request parser as if it were the socket."""
@@ -113,7 +116,7 @@ class _Connection:
 class _BufferedSocket:
     """The ``recv`` side of a socket, over bytes already read from it."""
 
-    def __init__(self, source: SpooledTemporaryFile) -> None:
+    def __init__(self, source: SpooledTemporaryFile[bytes]) -> None:
         self._source = source
 
     def recv(self, size: int) -> bytes:
@@ -155,7 +158,7 @@ class BufferedWorker(SyncWorker):
             for key, _ in self.selector.select(wait):
                 if key.fileobj == self.PIPE[0]:
                     os.read(self.PIPE[0], 4096)
-                elif key.data is None:
+                elif isinstance(key.fileobj, socket.socket) and key.data is None:
                     self._accept(key.fileobj)
                 else:
                     self._read(key.data)

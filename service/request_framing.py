@@ -10,6 +10,7 @@ the worker writes itself, in the API's problem+json shape.
 from __future__ import annotations
 
 import re
+import socket
 
 import orjson
 
@@ -124,7 +125,7 @@ def timeout_response(detail: str) -> bytes:
     return error_response(RequestTimeout(detail))
 
 
-def write_parser_error(sock, status_int: int, reason: str, mesg: str) -> None:
+def write_parser_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
     """gunicorn's ``util.write_error`` (its 400/431/501 on requests it cannot parse), as
     problem+json instead of an HTML page."""
     error = ServiceError(mesg or reason)
