@@ -142,6 +142,7 @@ class BufferedWorker(SyncWorker):
         super().init_process()
 
     def run(self) -> None:
+        self.listeners = {listener.fileno(): listener for listener in self.sockets}
         for listener in self.sockets:
             listener.setblocking(False)
             self.selector.register(listener, selectors.EVENT_READ, None)
@@ -158,8 +159,8 @@ class BufferedWorker(SyncWorker):
             for key, _ in self.selector.select(wait):
                 if key.fileobj == self.PIPE[0]:
                     os.read(self.PIPE[0], 4096)
-                elif isinstance(key.fileobj, socket.socket) and key.data is None:
-                    self._accept(key.fileobj)
+                elif key.fd in self.listeners:
+                    self._accept(self.listeners[key.fd])
                 else:
                     self._read(key.data)
             self._expire(time.monotonic())
