@@ -9,7 +9,6 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,21 +42,6 @@ _request_log = logging.getLogger("nnserve.request")
 _event_log = logging.getLogger("nnserve.events")
 
 
-
-
-def job_finished(job: Mapping[str, Any]) -> None:
-    """Metrics and a ``job_finished`` event for a job record that just reached its final status
-    (once per job, right after the transition succeeded)."""
-    started, finished = job.get("started_at"), job.get("finished_at")
-    seconds = None
-    if started and finished:
-        seconds = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)) \
-            .total_seconds()
-    record_job_finished(job["status"], seconds)
-    log_event("job_finished", level=logging.WARNING if job["status"] == "failed" else logging.INFO,
-              job_id=job.get("job_id"), model=job.get("model"), status=job["status"],
-              seconds=seconds, model_version=job.get("model_version"),
-              error_type=(job.get("error") or {}).get("type"))
 
 
 def metrics_view() -> Response:

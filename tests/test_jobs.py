@@ -13,7 +13,7 @@ import pytest
 from service.config import Settings
 from service.errors import Conflict, NotFound, TooManyRequests, Unprocessable
 from service.jobs import JobService
-from service.jobs.reaper import sweep_datasets
+from service.jobs.datasets import sweep_datasets
 from service.jobs.records import iso
 from service.jobs.worker import end_own_jobs
 from service.store import ModelStore

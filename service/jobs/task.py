@@ -38,7 +38,7 @@ from service.config import Settings
 from service.errors import ServiceError
 from service.jobs.datasets import dataset_path, load_dataset, remove_dataset
 from service.jobs.events import job_ended
-from service.jobs.queue import make_job_store
+from service.jobs.liveness import Heartbeat
 from service.jobs.records import (
     CANCELLED,
     FAILED,
@@ -48,6 +48,7 @@ from service.jobs.records import (
     JobStore,
     error,
 )
+from service.jobs.stores import DEFAULT_NAMESPACE, make_job_store
 from service.store import ModelStore
 
 log = logging.getLogger("nnserve.jobs")
@@ -103,34 +104,7 @@ class ShutdownGuard:
             self._interruptible = previous
 
 
-class Heartbeat(threading.Thread):
-    """Stamps the job's heartbeat every ``interval`` s; ``lost`` once the store refuses."""
-
-    def __init__(self, job_store: JobStore, job_id: str, worker: str, interval: float) -> None:
-        super().__init__(name=f"heartbeat-{job_id}", daemon=True)
-        self.job_store, self.job_id, self.worker = job_store, job_id, worker
-        self.interval = interval
-        self.lost = False
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        try:
-            while not self._stop_event.wait(self.interval):
-                try:
-                    if not self.job_store.heartbeat(self.job_id, self.worker):
-                        self.lost = True
-                        return
-                except Exception:
-                    log.warning("heartbeat of job %s failed", self.job_id, exc_info=True)
-        finally:
-            self.job_store.close()
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join(timeout=5)
-
-
-def run_job(settings: Settings, job_id: str, *, namespace: str = "nnserve") -> None:
+def run_job(settings: Settings, job_id: str, *, namespace: str = DEFAULT_NAMESPACE) -> None:
     """Run one job to its end (the body of the Huey task)."""
     job_store = make_job_store(settings, namespace=namespace)
     try:
@@ -160,10 +134,10 @@ def _run(settings: Settings, job_store: JobStore, job_id: str, guard: ShutdownGu
     except Exception as exc:
         log.warning("job %s failed: %s", job_id, exc, exc_info=not isinstance(exc, ValueError))
         with guard.interruptible(False):
-            _fail(job_store, job_id, *_classify(exc, "train"), **training.fields())
+            _fail(job_store, job_id, *_failure(exc, "train"), **training.fields())
     except BaseException as exc:  # SIGTERM while training: end the job explicitly, then exit
         with guard.interruptible(False):
-            _fail(job_store, job_id, *_classify(exc, "train"), **training.fields())
+            _fail(job_store, job_id, *_failure(exc, "train"), **training.fields())
         raise
     finally:
         beat.stop()
@@ -219,7 +193,7 @@ class _Training:
         try:
             X, y, names = load_dataset(path)
         except (OSError, ValueError) as exc:
-            _fail(self.job_store, self.job_id, *_classify(exc, "load"))
+            _fail(self.job_store, self.job_id, *_failure(exc, "load"))
             return
         remove_dataset(self.settings.store, self.job_id)  # in memory now; never retried
         clf = MLPClassifier(**self.job["params"])
@@ -248,7 +222,7 @@ class _Training:
             version = ModelStore(self.settings.store).publish(self.job["model"], buf.getvalue(),
                                                               meta)
         except (OSError, ServiceError) as exc:
-            _fail(self.job_store, self.job_id, *_classify(exc, "publish"), **fields)
+            _fail(self.job_store, self.job_id, *_failure(exc, "publish"), **fields)
             return
         log.info("job %s published %s version %d", self.job_id, self.job["model"], version)
         _end(self.job_store, self.job_id, SUCCEEDED, model_version=version, **fields)
@@ -274,7 +248,8 @@ def version_meta(clf: MLPClassifier, history: list[dict[str, Any]], dataset: dic
     }
 
 
-def _classify(exc: BaseException, stage: str) -> tuple[str, str]:
+def _failure(exc: BaseException, stage: str) -> tuple[str, str]:
+    """The job's error ``(type, message)`` for ``exc`` raised while at ``stage``."""
     if isinstance(exc, KeyboardInterrupt):
         return "worker_shutdown", "the worker was shut down while the job was running"
     if stage == "load":

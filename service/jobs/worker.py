@@ -33,42 +33,21 @@ import logging
 import os
 import signal
 import socket
-import threading
 import time
 from typing import Any
 
 from service.config import Settings
-from service.jobs.datasets import remove_dataset
+from service.jobs.datasets import remove_dataset, sweep_datasets
 from service.jobs.events import job_ended
-from service.jobs.queue import DEFAULT_NAMESPACE, make_huey, make_job_store
-from service.jobs.reaper import reap_stale, sweep_datasets
+from service.jobs.liveness import Reaper, reap_stale
+from service.jobs.queue import make_huey
 from service.jobs.records import FAILED, RUNNING, JobStore, error
+from service.jobs.stores import DEFAULT_NAMESPACE, make_job_store
 from service.store import ModelStore
 
 log = logging.getLogger("nnserve.jobs")
 _PR_SET_PDEATHSIG = 1
 _fork_hook_installed = False
-
-
-class Reaper(threading.Thread):
-    """Fails stale running jobs every ``period`` seconds."""
-
-    def __init__(self, job_store: JobStore, settings: Settings) -> None:
-        super().__init__(name="reaper", daemon=True)
-        self.job_store, self.settings = job_store, settings
-        self.period = max(0.1, min(settings.heartbeat_timeout / 4, 10.0))
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.wait(self.period):
-            try:
-                reap_stale(self.job_store, self.settings)
-            except Exception:
-                log.warning("reaper: the job store is unreachable", exc_info=True)
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join(timeout=5)
 
 
 def _die_with_parent() -> None:

@@ -26,14 +26,8 @@ from service.errors import (
 from service.jobs import validation
 from service.jobs.datasets import dataset_path, remove_dataset, write_dataset
 from service.jobs.events import job_ended
-from service.jobs.queue import (
-    DEFAULT_NAMESPACE,
-    enqueue_job,
-    make_huey,
-    make_job_store,
-    revoke_job,
-)
-from service.jobs.reaper import reap_if_stale
+from service.jobs.liveness import reap_if_stale
+from service.jobs.queue import enqueue_job, make_huey, revoke_job
 from service.jobs.records import (
     CANCELLED,
     FAILED,
@@ -46,6 +40,7 @@ from service.jobs.records import (
     new_job,
     queue_full,
 )
+from service.jobs.stores import DEFAULT_NAMESPACE, make_job_store
 from service.names import validate_model_name
 
 log = logging.getLogger("nnserve.jobs")

@@ -1,4 +1,5 @@
-"""Failing running jobs whose worker stopped heartbeating (killed, OOM, host lost).
+"""Liveness of running jobs: the worker's ``Heartbeat`` and the ``Reaper`` that fails running
+jobs whose worker stopped heartbeating (killed, OOM, host lost).
 
 Huey delivers a message at most once: a worker killed mid-task loses it. Such a job is FAILED
 with error type ``worker_lost`` once its heartbeat is older than ``heartbeat_timeout``; it is
@@ -9,18 +10,65 @@ so a reader never sees a dead job as running forever.
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import threading
 import time
 from typing import Any
 
 from service.config import Settings
-from service.errors import NotFound
 from service.jobs.datasets import remove_dataset
 from service.jobs.events import job_ended
-from service.jobs.records import FAILED, FINISHED, RUNNING, JobStore, error, parse_iso
+from service.jobs.records import FAILED, RUNNING, JobStore, error, parse_iso
 
 log = logging.getLogger("nnserve.jobs")
+
+
+class Heartbeat(threading.Thread):
+    """Stamps the job's heartbeat every ``interval`` s; ``lost`` once the store refuses."""
+
+    def __init__(self, job_store: JobStore, job_id: str, worker: str, interval: float) -> None:
+        super().__init__(name=f"heartbeat-{job_id}", daemon=True)
+        self.job_store, self.job_id, self.worker = job_store, job_id, worker
+        self.interval = interval
+        self.lost = False
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self._stop_event.wait(self.interval):
+                try:
+                    if not self.job_store.heartbeat(self.job_id, self.worker):
+                        self.lost = True
+                        return
+                except Exception:
+                    log.warning("heartbeat of job %s failed", self.job_id, exc_info=True)
+        finally:
+            self.job_store.close()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
+
+
+class Reaper(threading.Thread):
+    """Fails stale running jobs every ``period`` seconds."""
+
+    def __init__(self, job_store: JobStore, settings: Settings) -> None:
+        super().__init__(name="reaper", daemon=True)
+        self.job_store, self.settings = job_store, settings
+        self.period = max(0.1, min(settings.heartbeat_timeout / 4, 10.0))
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.period):
+            try:
+                reap_stale(self.job_store, self.settings)
+            except Exception:
+                log.warning("reaper: the job store is unreachable", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
 
 
 def heartbeat_age(job: dict[str, Any], now: float | None = None) -> float | None:
@@ -58,24 +106,3 @@ def reap_stale(job_store: JobStore, settings: Settings) -> list[str]:
     """Fail every stale running job; returns their ids."""
     return [fail_lost(job_store, settings, job)["job_id"]
             for job in job_store.stale_running(settings.heartbeat_timeout)]
-
-
-def sweep_datasets(job_store: JobStore, settings: Settings, min_age_s: float = 3600.0) -> list[str]:
-    """Remove dataset files older than ``min_age_s`` whose job has ended or has no record (an
-    API process died between writing the file and creating the record)."""
-    removed = []
-    folder = settings.store / "datasets"
-    if not folder.is_dir():
-        return removed
-    for path in folder.glob("*.npz"):
-        with contextlib.suppress(OSError):
-            if time.time() - path.stat().st_mtime < min_age_s:
-                continue
-            try:
-                ended = job_store.get(path.stem)["status"] in FINISHED
-            except NotFound:
-                ended = True
-            if ended:
-                path.unlink()
-                removed.append(path.stem)
-    return removed
