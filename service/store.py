@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,10 @@ class ArtifactCorrupt(ServiceUnavailable):
     """A stored artifact is missing, truncated or fails its sha256 check (503)."""
 
     slug = "artifact-corrupt"
+
+
+class PublishWithdrawn(Conflict):
+    """A publish whose ``commit`` refused it (e.g. its training job was reaped meanwhile)."""
 
 
 class ModelStore:
@@ -201,8 +205,13 @@ class ModelStore:
                 except FileExistsError:
                     version += 1
 
-    def publish(self, name: str, artifact: bytes, meta: dict[str, Any]) -> int:
-        """Store a new immutable version of ``name`` and return its number."""
+    def publish(self, name: str, artifact: bytes, meta: dict[str, Any], *,
+                commit: Callable[[int], bool] | None = None) -> int:
+        """Store a new immutable version of ``name`` and return its number.
+
+        ``commit(version)``, if given, runs once the version is written and before it becomes
+        visible; when it returns False the version is discarded and ``PublishWithdrawn`` raised.
+        """
         model_dir = self._ensure_model_dir(name)
         artifact = bytes(artifact)
         version = self._allocate(model_dir)
@@ -216,6 +225,8 @@ class ModelStore:
             write_synced(tmp / "model.npz", artifact)
             write_synced(tmp / "meta.json", json.dumps(meta, indent=2, sort_keys=True).encode())
             fsync_path(tmp)
+            if commit is not None and not commit(version):
+                raise PublishWithdrawn(f"version {version} of model {name!r} was withdrawn")
             os.rename(tmp, model_dir / str(version))
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

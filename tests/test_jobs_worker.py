@@ -222,6 +222,7 @@ def test_kill_9_of_the_consumer_takes_its_workers_along(tmp_path):
         while _alive(child) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not _alive(child), "the training process outlived its consumer"
+        h.start_worker()  # reads never reap: a live worker's reaper fails the job
         end = h.wait(job["job_id"], lambda j: j["status"] != "running", timeout=10)
         assert end["error"]["type"] == "worker_lost" and h.versions("iris") == []
     finally:

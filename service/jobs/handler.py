@@ -26,7 +26,6 @@ from service.errors import (
 from service.jobs import validation
 from service.jobs.datasets import dataset_path, remove_dataset, write_dataset
 from service.jobs.events import job_ended
-from service.jobs.liveness import reap_if_stale
 from service.jobs.queue import enqueue_job, make_huey, revoke_job
 from service.jobs.records import (
     CANCELLED,
@@ -154,13 +153,13 @@ class JobService:
 
     # -- read ----------------------------------------------------------------------------------
     def get(self, job_id: str) -> dict[str, Any]:
-        """The job record; NotFound "job X". A running job with a stale heartbeat is failed
-        (``worker_lost``) right here."""
-        return reap_if_stale(self.job_store, self.settings, self.job_store.get(str(job_id)))
+        """The full job record, history included; NotFound "job X". Never writes: a job whose
+        worker died shows ``running`` until a worker's reaper fails it (``worker_lost``)."""
+        return self.job_store.get(str(job_id))
 
     def list(self, model: str | None = None, status: str | None = None, limit: int = 50,
              offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-        """A page of jobs newest first and the total matching the filters."""
+        """A page of job summaries (no history) newest first and the total matching."""
         if status is not None and status not in STATUSES:
             raise field_error("status", f"must be one of {list(STATUSES)}")
         if model is not None:
@@ -169,8 +168,7 @@ class JobService:
             raise field_error("limit", f"must be an integer in [1, {MAX_PAGE}]")
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise field_error("offset", "must be a non-negative integer")
-        jobs, total = self.job_store.list(model=model, status=status, limit=limit, offset=offset)
-        return [reap_if_stale(self.job_store, self.settings, job) for job in jobs], total
+        return self.job_store.list(model=model, status=status, limit=limit, offset=offset)
 
     # -- cancel --------------------------------------------------------------------------------
     def cancel(self, job_id: str) -> tuple[dict[str, Any], bool]:

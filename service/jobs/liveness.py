@@ -4,15 +4,16 @@ jobs whose worker stopped heartbeating (killed, OOM, host lost).
 Huey delivers a message at most once: a worker killed mid-task loses it. Such a job is FAILED
 with error type ``worker_lost`` once its heartbeat is older than ``heartbeat_timeout``; it is
 not re-queued (a retry could be killed the same way, and training is not idempotent for the
-version it publishes). Both the worker's reaper thread and ``JobService.get``/``list`` apply it,
-so a reader never sees a dead job as running forever.
+version it publishes). Ages are measured on the job store's clock, never a worker's. Only the
+``Reaper`` (in every worker) writes this outcome: reading a job never does, so a read answers
+even when the store cannot be written. A job that publishes while it is being reaped ends one
+way only: publishing commits by the same compare-and-set (see ``service.jobs.task``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
 from service.config import Settings
@@ -71,38 +72,32 @@ class Reaper(threading.Thread):
         self.join(timeout=5)
 
 
-def heartbeat_age(job: dict[str, Any], now: float | None = None) -> float | None:
-    """Seconds since the job's last heartbeat (None if it never had one)."""
+def heartbeat_age(job: dict[str, Any], now: float) -> float | None:
+    """Seconds since the job's last heartbeat at ``now`` on the store's clock (None if it never
+    had one)."""
     beat = parse_iso(job.get("heartbeat_at") or job.get("started_at"))
-    return None if beat is None else (time.time() if now is None else now) - beat
+    return None if beat is None else now - beat
 
 
-def fail_lost(job_store: JobStore, settings: Settings, job: dict[str, Any]) -> dict[str, Any]:
-    """Fail a running job as ``worker_lost``; returns the record as it is now."""
-    age = heartbeat_age(job)
+def fail_lost(job_store: JobStore, settings: Settings, job: dict[str, Any],
+              now: float | None = None) -> bool:
+    """Fail a running job as ``worker_lost``; False if it was no longer running."""
+    age = heartbeat_age(job, job_store.now() if now is None else now)
     since = "never" if age is None else f"for {age:.1f} s"
     message = (f"worker {job.get('worker')} sent no heartbeat {since} (heartbeat_timeout "
                f"{settings.heartbeat_timeout:g} s): it was killed or lost; the job is not retried")
     remove_dataset(settings.store, job["job_id"])  # running or finished: no longer needed
-    if job_store.transition(job["job_id"], (RUNNING,), FAILED,
-                            error=error("worker_lost", message)):
-        log.warning("job %s failed: %s", job["job_id"], message)
-        job_ended(job_store, job["job_id"])
-    return job_store.get(job["job_id"])
-
-
-def reap_if_stale(job_store: JobStore, settings: Settings,
-                  job: dict[str, Any]) -> dict[str, Any]:
-    """``job`` itself, or its failed record if it is running without a recent heartbeat."""
-    if job.get("status") != RUNNING:
-        return job
-    age = heartbeat_age(job)
-    if age is not None and age <= settings.heartbeat_timeout:
-        return job
-    return fail_lost(job_store, settings, job)
+    if not job_store.transition(job["job_id"], (RUNNING,), FAILED,
+                                error=error("worker_lost", message)):
+        return False
+    log.warning("job %s failed: %s", job["job_id"], message)
+    job_ended(job_store, job["job_id"])
+    return True
 
 
 def reap_stale(job_store: JobStore, settings: Settings) -> list[str]:
-    """Fail every stale running job; returns their ids."""
-    return [fail_lost(job_store, settings, job)["job_id"]
-            for job in job_store.stale_running(settings.heartbeat_timeout)]
+    """Fail every running job whose heartbeat is older than ``heartbeat_timeout`` by the store's
+    clock; returns their ids."""
+    stale = job_store.stale_running(settings.heartbeat_timeout)
+    now = job_store.now() if stale else 0.0
+    return [job["job_id"] for job in stale if fail_lost(job_store, settings, job, now)]

@@ -13,6 +13,8 @@ What happens to a running job when its worker goes away
   ``JobService.get``/``list``. Nothing is published. Worker processes get
   ``PR_SET_PDEATHSIG=SIGKILL``, so when the consumer itself is killed its workers die with it
   instead of training (and publishing) on as orphans.
+- **Its server killed**: the embedded worker of ``nnserve serve`` (``--parent-pid``) gets
+  SIGTERM when the gunicorn master dies, even by SIGKILL, and stops as below.
 - **SIGTERM** (``docker stop``, systemd, ``nnserve serve`` stopping its embedded worker): Huey's
   immediate shutdown. The consumer stops taking jobs and sends SIGTERM to its worker processes;
   the task interrupts ``fit`` at once and ends the job **FAILED with type ``worker_shutdown``**
@@ -33,6 +35,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from typing import Any
 
@@ -75,6 +78,25 @@ def _die_with_parent() -> None:
 
     os.register_at_fork(before=before, after_in_child=in_child)
     _fork_hook_installed = True
+
+
+def exit_with_parent(parent: int) -> None:
+    """Get SIGTERM (a clean stop: running jobs end ``worker_shutdown``) when process ``parent``
+    dies, so a killed ``nnserve serve`` leaves no worker training on under PID 1.
+
+    ``prctl(PR_SET_PDEATHSIG)`` on Linux; a watchdog thread on the parent pid elsewhere and
+    as a backstop (the parent may die before either is in place: checked right after).
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        log.warning("the server (pid %d) is gone: stopping the training worker", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 def _join_processes(consumer: Any, timeout: float) -> None:
@@ -149,10 +171,13 @@ def run_worker(settings: Settings, concurrency: int | None = None, *,
         log.info("training worker stopped")
 
 
-def main(settings: Settings, concurrency: int | None = None) -> int:
-    """``nnserve worker``: blocks until stopped; returns the exit status."""
+def main(settings: Settings, concurrency: int | None = None, parent: int | None = None) -> int:
+    """``nnserve worker``: blocks until stopped; returns the exit status. With ``parent``, it
+    also stops when that process dies (the embedded worker of ``nnserve serve``)."""
     from service import metrics, observability
 
+    if parent is not None:
+        exit_with_parent(parent)
     observability.configure_logging(settings.log_level)
     metrics.init_worker_metrics(settings.worker_metrics_port, settings.host)
     run_worker(settings, concurrency)
