@@ -1,4 +1,4 @@
-"""JobService without a worker: validation, idempotency, back-pressure, cancel, lazy reaping."""
+"""JobService without a worker: validation, idempotency, back-pressure, cancel, reads."""
 
 from __future__ import annotations
 

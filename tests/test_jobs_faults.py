@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -202,3 +203,24 @@ def test_kill_9_of_the_server_takes_its_training_worker_along(tmp_path):
             os.killpg(server.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_job_timeout_stops_training_inside_a_long_epoch(tmp_path):
+    h = Harness(tmp_path, "sqlite", "nnserve")
+    h.configure(job_timeout=0.5)
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(4000, 100)), np.arange(4000) % 3  # epochs of seconds each
+    job, _ = h.svc.submit("iris", X, y, {"hidden_layers": [512, 512], "epochs": 5,
+                                         "batch_size": 32, "validation_split": 0.0,
+                                         "early_stopping": False})
+    h.start_worker()
+    try:
+        end = h.finished(job["job_id"], timeout=60)
+        assert end["status"] == "failed" and end["error"]["type"] == "timeout", end["error"]
+        assert end["history"] == [], "not stopped until an epoch ended"
+        assert "after 0 epochs" in end["error"]["message"]
+        started = datetime.fromisoformat(end["started_at"])
+        assert (datetime.fromisoformat(end["finished_at"]) - started).total_seconds() < 2.5
+        assert h.versions("iris") == []
+    finally:
+        h.close()

@@ -261,5 +261,6 @@ def test_store_error_fails_the_job(tmp_path):
         end = h.finished(job["job_id"])
         assert end["status"] == "failed" and end["error"]["type"] == "store_error", end
         assert "store" in end["error"]["message"] and _dataset_files(h) == []
+        assert str(tmp_path) not in end["error"]["message"]  # paths relative to the store
     finally:
         h.close()

@@ -79,7 +79,8 @@ def post_train() -> tuple[dict, int, dict]:
 @blp.response(200, JobListSchema)
 @problems(blp, 422)
 def list_jobs(query: dict) -> dict:
-    """Jobs, newest first, optionally filtered by model and status."""
+    """Job summaries (without history), newest first, optionally filtered by model and
+    status; ``GET /jobs/<id>`` has the full record."""
     jobs, total = get_runtime().jobs.list(
         model=query.get("model"), status=query.get("status"),
         limit=query["limit"], offset=query["offset"])
