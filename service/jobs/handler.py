@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import uuid
+import weakref
 from typing import Any
 
 from huey import Huey
@@ -26,6 +27,7 @@ from service.errors import (
 from service.jobs import validation
 from service.jobs.datasets import dataset_path, remove_dataset, write_dataset
 from service.jobs.events import job_ended
+from service.jobs.liveness import Reaper
 from service.jobs.queue import enqueue_job, make_huey, revoke_job
 from service.jobs.records import (
     CANCELLED,
@@ -51,22 +53,32 @@ class JobService:
     """Submit, read, list and cancel training jobs.
 
     ``job_store`` and ``huey`` default to the ones ``settings`` selects, created lazily (and
-    again after a fork) so the object can be built before gunicorn forks.
+    again after a fork) so the object can be built before gunicorn forks. With ``reap`` (the
+    API's), each process that uses it also runs a background ``Reaper``, so a job whose worker
+    died is failed even while no worker runs; reads themselves never write.
     """
 
     def __init__(self, settings: Settings, store: Any, job_store: JobStore | None = None,
-                 huey: Huey | None = None, *, namespace: str = DEFAULT_NAMESPACE) -> None:
+                 huey: Huey | None = None, *, namespace: str = DEFAULT_NAMESPACE,
+                 reap: bool = False) -> None:
         self.settings = settings
         self.store = store
         self.namespace = namespace
         self._job_store = job_store
         self._huey = huey
         self._own_huey: tuple[int, Huey] | None = None
+        self._reap = reap
+        self._reaper_pid: int | None = None
 
     @property
     def job_store(self) -> JobStore:
         if self._job_store is None:
             self._job_store = make_job_store(self.settings, namespace=self.namespace)
+        if self._reap and self._reaper_pid != os.getpid():
+            self._reaper_pid = os.getpid()
+            reaper = Reaper(self._job_store, self.settings)
+            reaper.start()
+            weakref.finalize(self, reaper.stop, wait=False)
         return self._job_store
 
     @property

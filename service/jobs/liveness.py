@@ -5,9 +5,10 @@ Huey delivers a message at most once: a worker killed mid-task loses it. Such a 
 with error type ``worker_lost`` once its heartbeat is older than ``heartbeat_timeout``; it is
 not re-queued (a retry could be killed the same way, and training is not idempotent for the
 version it publishes). Ages are measured on the job store's clock, never a worker's. Only the
-``Reaper`` (in every worker) writes this outcome: reading a job never does, so a read answers
-even when the store cannot be written. A job that publishes while it is being reaped ends one
-way only: publishing commits by the same compare-and-set (see ``service.jobs.task``).
+``Reaper``, a thread in every worker and API process, writes this outcome: reading a job never
+does, so a read answers even when the store cannot be written. A job that publishes while it
+is being reaped ends one way only: the publish commits by the same compare-and-set (see
+``service.jobs.task``).
 """
 
 from __future__ import annotations
@@ -64,12 +65,14 @@ class Reaper(threading.Thread):
         while not self._stop_event.wait(self.period):
             try:
                 reap_stale(self.job_store, self.settings)
-            except Exception:
-                log.warning("reaper: the job store is unreachable", exc_info=True)
+            except Exception as exc:
+                log.warning("reaper: the job store is unreachable (%s)", exc)
+        self.job_store.close()
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
         self._stop_event.set()
-        self.join(timeout=5)
+        if wait:
+            self.join(timeout=5)
 
 
 def heartbeat_age(job: dict[str, Any], now: float) -> float | None:
