@@ -224,3 +224,22 @@ def test_job_timeout_stops_training_inside_a_long_epoch(tmp_path):
         assert h.versions("iris") == []
     finally:
         h.close()
+
+
+def test_a_job_taken_while_its_store_is_locked_still_runs(tmp_path):
+    # the worker dequeues the message while no record can be written: it must not drop the job
+    h = Harness(tmp_path, "sqlite", "nnserve")
+    h.configure(heartbeat_timeout=30.0)
+    X, y = data(60)
+    job, _ = h.svc.submit("iris", X, y, {"hidden_layers": [8], "epochs": 5})
+    conn = sqlite3.connect(tmp_path / "jobs.sqlite3", isolation_level=None, timeout=30)
+    conn.execute("BEGIN EXCLUSIVE")
+    h.start_worker()
+    time.sleep(11.5)  # beyond SQLite's 10 s busy timeout
+    conn.execute("COMMIT")
+    conn.close()
+    try:
+        end = h.finished(job["job_id"], timeout=30)
+        assert end["status"] == "succeeded", end
+    finally:
+        h.close()

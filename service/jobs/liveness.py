@@ -36,14 +36,21 @@ class Heartbeat(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
+        failing = False
         try:
             while not self._stop_event.wait(self.interval):
                 try:
                     if not self.job_store.heartbeat(self.job_id, self.worker):
                         self.lost = True
                         return
-                except Exception:
-                    log.warning("heartbeat of job %s failed", self.job_id, exc_info=True)
+                except Exception as exc:  # the store is down: beat again next interval
+                    if not failing:
+                        log.warning("heartbeat of job %s failed (%s)", self.job_id, exc)
+                    failing = True
+                    continue
+                if failing:
+                    log.info("heartbeat of job %s written again", self.job_id)
+                failing = False
         finally:
             self.job_store.close()
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from service.errors import ServiceError
 from service.jobs.events import job_ended
 from service.jobs.records import RUNNING, JobStore
 
@@ -32,6 +33,8 @@ def retrying(call: Callable[[], T], what: str, give_up: Callable[[float], bool])
     while True:
         try:
             result = call()
+        except ServiceError:  # an answer (e.g. NotFound), not an outage
+            raise
         except Exception as exc:
             if give_up(time.monotonic() - start + delay):
                 raise

@@ -40,7 +40,7 @@ from service.jobs.datasets import dataset_path, load_dataset, remove_dataset
 from service.jobs.interrupts import JobTimedOut, TaskInterrupts
 from service.jobs.liveness import Heartbeat
 from service.jobs.records import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, JobStore, error
-from service.jobs.reporting import ProgressWriter, record_end, report_end
+from service.jobs.reporting import ProgressWriter, record_end, report_end, retrying
 from service.jobs.stores import DEFAULT_NAMESPACE, make_job_store
 from service.store import ModelStore, PublishWithdrawn
 
@@ -71,14 +71,19 @@ def run_job(settings: Settings, job_id: str, *, namespace: str = DEFAULT_NAMESPA
 
 
 def _run(settings: Settings, job_store: JobStore, job_id: str, signals: TaskInterrupts) -> None:
+    # The queue message is gone once taken: wait out a store outage rather than drop the job.
+    def give_up(seconds: float) -> bool:
+        return signals.requested or seconds > RECORD_PATIENCE
+
     try:
-        job = job_store.get(job_id)
+        job = retrying(lambda: job_store.get(job_id), f"reading job {job_id}", give_up)
     except ServiceError:
         log.warning("job %s has no record; skipping its message", job_id)
         return
     me = worker_id()
-    if not job_store.transition(job_id, (QUEUED,), RUNNING, worker=me,
-                                attempts=job["attempts"] + 1):
+    if not retrying(lambda: job_store.transition(job_id, (QUEUED,), RUNNING, worker=me,
+                                                 attempts=job["attempts"] + 1),
+                    f"starting job {job_id}", give_up):
         log.info("job %s is %s, not queued; skipping", job_id, job_store.get(job_id)["status"])
         return
     log.info("job %s running on %s", job_id, me)
