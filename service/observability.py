@@ -42,8 +42,6 @@ _request_log = logging.getLogger("nnserve.request")
 _event_log = logging.getLogger("nnserve.events")
 
 
-
-
 def metrics_view() -> Response:
     """``GET /metrics`` in the Prometheus text format."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest

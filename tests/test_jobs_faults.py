@@ -98,7 +98,10 @@ def test_a_redis_outage_shorter_than_the_heartbeat_timeout_does_not_kill_the_job
         end = _outage_during_training(h, outage)
         assert seen["up"] - seen["down"] >= 3.0
         _assert_succeeded_whole(h, end)
-        assert end["finished_at"] > end["started_at"]
+        took = (datetime.fromisoformat(end["finished_at"])
+                - datetime.fromisoformat(end["started_at"])).total_seconds()
+        print(f"Redis down {seen['up'] - seen['down']:.1f} s during training: job "
+              f"{end['status']} in {took:.1f} s, {len(end['history'])} epochs recorded")
     finally:
         h.close()
         if server.proc and server.proc.poll() is None:
