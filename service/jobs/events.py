@@ -1,6 +1,6 @@
 """Reporting a job that reached its final state: metrics and a ``job_finished`` log event.
 
-Kept free of the HTTP edge (``service.observability`` and Flask): the worker reports here too.
+Free of the HTTP edge (``service.observability``, Flask): the worker reports here too.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from service.jobs.records import JobStore
+from service.logs import log_event
 from service.metrics import record_job_finished
 
 log = logging.getLogger("nnserve.jobs")
-_event_log = logging.getLogger("nnserve.events")
 
 
 def job_ended(job_store: JobStore, job_id: str) -> dict[str, Any] | None:
@@ -37,10 +37,7 @@ def job_finished(job: Mapping[str, Any]) -> None:
         seconds = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)) \
             .total_seconds()
     record_job_finished(job["status"], seconds)
-    status = job["status"]
-    _event_log.log(logging.WARNING if status == "failed" else logging.INFO, "job_finished",
-                   extra={"fields": {
-                       "event": "job_finished", "job_id": job.get("job_id"),
-                       "model": job.get("model"), "status": status, "seconds": seconds,
-                       "model_version": job.get("model_version"),
-                       "error_type": (job.get("error") or {}).get("type")}})
+    log_event("job_finished", level=logging.WARNING if job["status"] == "failed" else logging.INFO,
+              job_id=job.get("job_id"), model=job.get("model"), status=job["status"],
+              seconds=seconds, model_version=job.get("model_version"),
+              error_type=(job.get("error") or {}).get("type"))

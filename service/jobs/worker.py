@@ -39,6 +39,7 @@ import threading
 import time
 from typing import Any
 
+from service import metrics
 from service.config import Settings
 from service.jobs.datasets import remove_dataset, sweep_datasets
 from service.jobs.events import job_ended
@@ -46,6 +47,7 @@ from service.jobs.liveness import Reaper, reap_stale
 from service.jobs.queue import make_huey
 from service.jobs.records import FAILED, RUNNING, JobStore, error
 from service.jobs.stores import DEFAULT_NAMESPACE, make_job_store
+from service.logs import configure_logging
 from service.store import ModelStore
 
 log = logging.getLogger("nnserve.jobs")
@@ -174,11 +176,9 @@ def run_worker(settings: Settings, concurrency: int | None = None, *,
 def main(settings: Settings, concurrency: int | None = None, parent: int | None = None) -> int:
     """``nnserve worker``: blocks until stopped; returns the exit status. With ``parent``, it
     also stops when that process dies (the embedded worker of ``nnserve serve``)."""
-    from service import metrics, observability
-
     if parent is not None:
         exit_with_parent(parent)
-    observability.configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
     metrics.init_worker_metrics(settings.worker_metrics_port, settings.host)
     run_worker(settings, concurrency)
     return 0
