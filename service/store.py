@@ -234,6 +234,32 @@ class ModelStore:
         fsync_path(model_dir)
         return version
 
+    def orphaned_publishes(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Versions fully written but never put in place because their publisher (same host)
+        died between ``commit`` and the rename: ``(model, staged entry, meta)``."""
+        found = []
+        for model in os.scandir(self.models_dir):
+            if not is_model_name(model.name) or not model.is_dir(follow_symlinks=False):
+                continue
+            for entry in os.scandir(model.path):
+                if not entry.name.startswith(".tmp-") or not entry.is_dir(follow_symlinks=False) \
+                        or not is_stale(entry, float("inf")):
+                    continue
+                try:
+                    meta = json.loads(read_nofollow(Path(entry.path) / "meta.json"))
+                    artifact = read_nofollow(Path(entry.path) / "model.npz")
+                except (OSError, ValueError):
+                    continue  # died while writing: recover() removes it
+                if hashlib.sha256(artifact).hexdigest() == meta.get("artifact_sha256"):
+                    found.append((model.name, entry.name, meta))
+        return found
+
+    def adopt(self, name: str, staged: str, version: int) -> None:
+        """Put an orphaned publish (see ``orphaned_publishes``) in place as ``version``."""
+        model_dir = self._model_dir(name)
+        os.rename(model_dir / staged, model_dir / str(parse_version(version)))
+        fsync_path(model_dir)
+
     def delete_version(self, name: str, version: int) -> None:
         """Remove a version atomically; Conflict (409) while an alias points at it."""
         version = parse_version(version)

@@ -4,8 +4,12 @@ epochs so far; reads never write; errors name no absolute path."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,13 +18,14 @@ from service.config import Settings
 from service.errors import NotFound
 from service.jobs import JobService
 from service.jobs.interrupts import TaskInterrupts
-from service.jobs.liveness import fail_lost, reap_stale
+from service.jobs.liveness import fail_lost, finish_publishes, reap_stale
 from service.jobs.records import iso
 from service.jobs.redis_store import RedisJobStore
 from service.jobs.sqlite_store import SqliteJobStore
 from service.jobs.task import _run
 from service.store import ModelStore
 
+ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"hidden_layers": [8], "epochs": 5, "batch_size": 16}
 
 
@@ -169,3 +174,47 @@ def test_reading_a_stale_job_answers_while_the_store_cannot_be_written(client, a
     assert listing.status_code == 200 and elapsed < 3.0
     assert "history" not in listing.get_json()["jobs"][0]
     assert jobs.get(job["job_id"])["status"] == "running"
+
+
+DIES_AFTER_COMMIT = """
+import json, os, sys
+from service.config import Settings
+from service.jobs.interrupts import TaskInterrupts
+from service.jobs.redis_store import RedisJobStore
+from service.jobs.sqlite_store import SqliteJobStore
+from service.jobs.task import _run
+
+settings = Settings.from_env(json.loads(sys.argv[1]), environ={})
+base = RedisJobStore if settings.uses_redis else SqliteJobStore
+
+class DiesAfterCommit(base):
+    def transition(self, job_id, from_states, to_state, **fields):
+        ok = super().transition(job_id, from_states, to_state, **fields)
+        if to_state == "succeeded":
+            os._exit(9)  # as a SIGKILL between the commit and the version's rename
+        return ok
+
+where = (settings.queue, ) if settings.uses_redis else (settings.store / "jobs.sqlite3", )
+kw = {"prefix": sys.argv[2] + ":"} if settings.uses_redis else {}
+with TaskInterrupts() as signals:
+    _run(settings, DiesAfterCommit(*where, **kw), sys.argv[3], signals)
+"""
+
+
+def test_a_worker_killed_between_commit_and_rename_has_its_version_put_in_place(env):
+    settings, ns, svc = env
+    X, y = tiny_data()
+    job, _ = svc.submit("iris", X, y, SMALL)
+    overrides = json.dumps({"store": str(settings.store), "queue": settings.queue})
+    died = subprocess.run([sys.executable, "-c", DIES_AFTER_COMMIT, overrides, ns,
+                           job["job_id"]], cwd=ROOT, capture_output=True, text=True)
+    assert died.returncode == 9, died.stderr
+    end = svc.get(job["job_id"])
+    assert end["status"] == "succeeded" and end["model_version"] == 1
+    models = ModelStore(settings.store)
+    with pytest.raises(NotFound):  # the record is ahead of the store ...
+        models.versions("iris")
+    assert finish_publishes(svc.job_store, settings) == ["iris/1"]  # ... until a reaper pass
+    assert models.versions("iris") == [1]
+    assert models.meta("iris", 1)["job_id"] == job["job_id"]
+    assert models.recover() == [] and finish_publishes(svc.job_store, settings) == []

@@ -18,9 +18,11 @@ import threading
 from typing import Any
 
 from service.config import Settings
+from service.errors import NotFound
 from service.jobs.datasets import remove_dataset
 from service.jobs.events import job_ended
-from service.jobs.records import FAILED, RUNNING, JobStore, error, parse_iso
+from service.jobs.records import FAILED, RUNNING, SUCCEEDED, JobStore, error, parse_iso
+from service.store import ModelStore
 
 log = logging.getLogger("nnserve.jobs")
 
@@ -72,6 +74,7 @@ class Reaper(threading.Thread):
         while not self._stop_event.wait(self.period):
             try:
                 reap_stale(self.job_store, self.settings)
+                finish_publishes(self.job_store, self.settings)
             except Exception as exc:
                 log.warning("reaper: the job store is unreachable (%s)", exc)
         self.job_store.close()
@@ -111,3 +114,22 @@ def reap_stale(job_store: JobStore, settings: Settings) -> list[str]:
     stale = job_store.stale_running(settings.heartbeat_timeout)
     now = job_store.now() if stale else 0.0
     return [job["job_id"] for job in stale if fail_lost(job_store, settings, job, now)]
+
+
+def finish_publishes(job_store: JobStore, settings: Settings) -> list[str]:
+    """Put in place the versions whose job committed (``succeeded`` with that version) but
+    whose worker died before the version's rename; returns their ``model/version``."""
+    done = []
+    models = ModelStore(settings.store)
+    for name, staged, meta in models.orphaned_publishes():
+        try:
+            job = job_store.get(str(meta.get("job_id")))
+        except NotFound:
+            continue
+        if (job["status"], job["model"], job["model_version"]) == (SUCCEEDED, name,
+                                                                    meta.get("version")):
+            models.adopt(name, staged, job["model_version"])
+            log.warning("job %s had committed %s version %d when its worker died: put in place",
+                        job["job_id"], name, job["model_version"])
+            done.append(f"{name}/{job['model_version']}")
+    return done

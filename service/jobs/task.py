@@ -10,7 +10,9 @@
 3. On success publish the artifact and meta (with the full history) to the model store. The
    publish commits by the compare-and-set ``running → succeeded`` with the version, taken after
    the version is written and before it becomes visible: a job reaped meanwhile leaves no
-   version, and a published version always has a succeeded record. Otherwise end ``cancelled``
+   version, and a version appears only once its record says succeeded (a worker killed between
+   the two has its version put in place by the next reaper pass, ``finish_publishes``; a rename
+   that fails turns the record to failed). Otherwise end ``cancelled``
    or ``failed`` with ``{type, message}``: ``timeout``, ``invalid_data`` (the engine's
    ValueError), ``dataset_error``, ``store_error`` (OSError/ServiceError while publishing, e.g.
    ENOSPC or EROFS), ``worker_shutdown``, ``internal_error``. Messages name files relative to

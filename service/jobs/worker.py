@@ -43,7 +43,7 @@ from service import metrics
 from service.config import Settings
 from service.jobs.datasets import remove_dataset, sweep_datasets
 from service.jobs.events import job_ended
-from service.jobs.liveness import Reaper, reap_stale
+from service.jobs.liveness import Reaper, finish_publishes, reap_stale
 from service.jobs.queue import make_huey
 from service.jobs.records import FAILED, RUNNING, JobStore, error
 from service.jobs.stores import DEFAULT_NAMESPACE, make_job_store
@@ -145,10 +145,12 @@ def run_worker(settings: Settings, concurrency: int | None = None, *,
     workers = concurrency or settings.worker_concurrency
     # Training is batch work: let the API processes on the same cores answer predictions first.
     lower_priority()
+    job_store = make_job_store(settings, namespace=namespace)
+    with contextlib.suppress(Exception):  # before recover() removes what it would put in place
+        finish_publishes(job_store, settings)
     removed = ModelStore(settings.store).recover()
     if removed:
         log.info("store recovery removed %s", removed)
-    job_store = make_job_store(settings, namespace=namespace)
     try:
         reap_stale(job_store, settings)
         sweep_datasets(job_store, settings)
