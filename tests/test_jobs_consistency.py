@@ -218,3 +218,25 @@ def test_a_worker_killed_between_commit_and_rename_has_its_version_put_in_place(
     assert models.versions("iris") == [1]
     assert models.meta("iris", 1)["job_id"] == job["job_id"]
     assert models.recover() == [] and finish_publishes(svc.job_store, settings) == []
+
+
+def test_a_commit_whose_answer_was_lost_still_publishes(env):
+    # the store applied running -> succeeded but the worker saw an error (a dropped connection)
+    settings, ns, svc = env
+
+    def transition(self, job_id, from_states, to_state, **fields):
+        ok = type(self).__mro__[1].transition(self, job_id, from_states, to_state, **fields)
+        if to_state == "succeeded" and not getattr(self, "dropped", False):
+            self.dropped = True
+            raise ConnectionError("connection reset after the write")
+        return ok
+
+    store = _store(settings, ns, type("Lossy", (SqliteJobStore,), {"transition": transition}),
+                   type("LossyRedis", (RedisJobStore,), {"transition": transition}))
+    X, y = tiny_data()
+    job, _ = svc.submit("iris", X, y, SMALL)
+    with TaskInterrupts() as signals:
+        _run(settings, store, job["job_id"], signals)
+    end = svc.get(job["job_id"])
+    assert store.dropped and end["status"] == "succeeded"
+    assert ModelStore(settings.store).versions("iris") == [end["model_version"]] == [1]

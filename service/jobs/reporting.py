@@ -55,8 +55,17 @@ def record_end(job_store: JobStore, job_id: str, status: str,
     """Move the job to its final ``status`` (compare-and-set from ``from_states``), retrying
     through store outages; then, with ``report``, ``report_end``. False when the job had
     already left those states (e.g. reaped)."""
-    ended = retrying(lambda: job_store.transition(job_id, from_states, status, **fields),
-                     f"recording job {job_id} {status}", give_up)
+    attempts = []
+
+    def attempt() -> bool:
+        attempts.append(1)
+        return job_store.transition(job_id, from_states, status, **fields)
+
+    ended = retrying(attempt, f"recording job {job_id} {status}", give_up)
+    if not ended and len(attempts) > 1:  # an attempt whose answer was lost may have won
+        job = job_store.get(job_id)
+        ended = job["status"] == status and all(
+            job.get(k) == fields[k] for k in ("model_version", "error") if k in fields)
     if not ended:
         log.warning("job %s was no longer running when it ended %s", job_id, status)
     elif report:
