@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
-
-from flask import Flask, current_app
+from typing import TYPE_CHECKING
 
 from service.config import Settings
 from service.proxies import TrustedProxies, parse_networks
+
+if TYPE_CHECKING:  # Flask is imported by the app, not by ``import service`` (the worker)
+    from flask import Flask
 
 
 def _package_version() -> str:
@@ -23,6 +25,8 @@ __version__ = _package_version()
 
 def create_app(test_config: dict[str, object] | None = None) -> Flask:
     """Build the app. ``test_config`` overrides settings by field name (``store``, ``queue``...)."""
+    from flask import Flask
+
     settings = Settings.from_env(test_config)
     app = Flask(__name__)
     app.config.update(
@@ -59,5 +63,7 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
 
 def _models_loaded() -> int | None:
     """This process's loaded model versions (None before its runtime exists)."""
+    from flask import current_app
+
     runtime = current_app.extensions.get("nnserve")
     return None if runtime is None else runtime.cache.loaded_count()

@@ -73,7 +73,7 @@ def when_ready(server):
         return
     server.log.info("starting the embedded training worker")
     server.nnserve_worker = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "worker"],
+        [sys.executable, "-m", "service.cli", "worker", "--parent-pid", str(os.getpid())],
         env=dict(os.environ, NNSERVE_WORKER_METRICS_PORT="0"))
 
 

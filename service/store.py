@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,10 @@ class ArtifactCorrupt(ServiceUnavailable):
     """A stored artifact is missing, truncated or fails its sha256 check (503)."""
 
     slug = "artifact-corrupt"
+
+
+class PublishWithdrawn(Conflict):
+    """A publish whose ``commit`` refused it (e.g. its training job was reaped meanwhile)."""
 
 
 class ModelStore:
@@ -202,8 +206,13 @@ class ModelStore:
                 except FileExistsError:
                     version += 1
 
-    def publish(self, name: str, artifact: bytes, meta: dict[str, Any]) -> int:
-        """Store a new immutable version of ``name`` and return its number."""
+    def publish(self, name: str, artifact: bytes, meta: dict[str, Any], *,
+                commit: Callable[[int], bool] | None = None) -> int:
+        """Store a new immutable version of ``name`` and return its number.
+
+        ``commit(version)``, if given, runs once the version is written and before it becomes
+        visible; when it returns False the version is discarded and ``PublishWithdrawn`` raised.
+        """
         model_dir = self._ensure_model_dir(name)
         artifact = bytes(artifact)
         version = self._allocate(model_dir)
@@ -217,12 +226,40 @@ class ModelStore:
             write_synced(tmp / "model.npz", artifact)
             write_synced(tmp / "meta.json", json.dumps(meta, indent=2, sort_keys=True).encode())
             fsync_path(tmp)
+            if commit is not None and not commit(version):
+                raise PublishWithdrawn(f"version {version} of model {name!r} was withdrawn")
             os.rename(tmp, model_dir / str(version))
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         fsync_path(model_dir)
         return version
+
+    def orphaned_publishes(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Versions fully written but never put in place because their publisher (same host)
+        died between ``commit`` and the rename: ``(model, staged entry, meta)``."""
+        found = []
+        for model in os.scandir(self.models_dir):
+            if not is_model_name(model.name) or not model.is_dir(follow_symlinks=False):
+                continue
+            for entry in os.scandir(model.path):
+                if not entry.name.startswith(".tmp-") or not entry.is_dir(follow_symlinks=False) \
+                        or not is_stale(entry, float("inf")):
+                    continue
+                try:
+                    meta = json.loads(read_nofollow(Path(entry.path) / "meta.json"))
+                    artifact = read_nofollow(Path(entry.path) / "model.npz")
+                except (OSError, ValueError):
+                    continue  # died while writing: recover() removes it
+                if hashlib.sha256(artifact).hexdigest() == meta.get("artifact_sha256"):
+                    found.append((model.name, entry.name, meta))
+        return found
+
+    def adopt(self, name: str, staged: str, version: int) -> None:
+        """Put an orphaned publish (see ``orphaned_publishes``) in place as ``version``."""
+        model_dir = self._model_dir(name)
+        os.rename(model_dir / staged, model_dir / str(parse_version(version)))
+        fsync_path(model_dir)
 
     def delete_version(self, name: str, version: int) -> None:
         """Remove a version atomically; Conflict (409) while an alias points at it."""

@@ -71,7 +71,8 @@ def post_train() -> tuple[dict[str, object], int, dict[str, object]]:
 @blp.response(200, JobListSchema)
 @problems(blp, 422)
 def list_jobs(query: dict[str, Any]) -> dict[str, object]:
-    """Jobs, newest first, optionally filtered by model and status."""
+    """Job summaries (without history), newest first, optionally filtered by model and
+    status; ``GET /jobs/<id>`` has the full record."""
     jobs, total = get_runtime().jobs.list(
         model=query.get("model"), status=query.get("status"),
         limit=query["limit"], offset=query["offset"])

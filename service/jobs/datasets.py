@@ -1,5 +1,6 @@
 """Training sets on disk: ``<store>/datasets/<job_id>.npz``, written before a job is queued and
-removed when it ends. The queue message carries only the job id."""
+removed when it ends (``sweep_datasets`` removes those a crash left behind). The queue message
+carries only the job id."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ import contextlib
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from service.config import Settings
+from service.errors import NotFound
+from service.jobs.records import FINISHED, JobStore
 
 
 def dataset_path(store: Path | str, job_id: str) -> Path:
@@ -53,3 +59,25 @@ def load_dataset(path: Path) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
 def remove_dataset(store: Path | str, job_id: str) -> None:
     with contextlib.suppress(OSError):
         dataset_path(store, job_id).unlink()
+
+
+def sweep_datasets(job_store: JobStore, settings: Settings,
+                   min_age_s: float = 3600.0) -> list[str]:
+    """Remove dataset files older than ``min_age_s`` whose job has ended or has no record (an
+    API process died between writing the file and creating the record)."""
+    removed = []
+    folder = settings.store / "datasets"
+    if not folder.is_dir():
+        return removed
+    for path in folder.glob("*.npz"):
+        with contextlib.suppress(OSError):
+            if time.time() - path.stat().st_mtime < min_age_s:
+                continue
+            try:
+                ended = job_store.get(path.stem)["status"] in FINISHED
+            except NotFound:
+                ended = True
+            if ended:
+                path.unlink()
+                removed.append(path.stem)
+    return removed
