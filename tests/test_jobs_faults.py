@@ -212,8 +212,9 @@ def test_job_timeout_stops_training_inside_a_long_epoch(tmp_path):
     h = Harness(tmp_path, "sqlite", "nnserve")
     h.configure(job_timeout=0.5)
     rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(4000, 100)), np.arange(4000) % 3  # epochs of seconds each
-    job, _ = h.svc.submit("iris", X, y, {"hidden_layers": [512, 512], "epochs": 5,
+    # ~150 GFLOP an epoch: seconds each, even on a fast idle machine
+    X, y = rng.normal(size=(20_000, 200)), np.arange(20_000) % 3
+    job, _ = h.svc.submit("iris", X, y, {"hidden_layers": [1024, 1024], "epochs": 5,
                                          "batch_size": 32, "validation_split": 0.0,
                                          "early_stopping": False})
     h.start_worker()
