@@ -115,7 +115,9 @@ class Network:
         """
         a = X
         for W, b, activation in zip(self.weights, self.biases, self._activations, strict=True):
-            a = activation(a @ W + b)
+            a = a @ W
+            a += b          # in place: a large request holds one array per layer, not two
+            a = activation(a)
         return a
 
     def backprop(self, X: np.ndarray, y: np.ndarray, l2: float = 0.0) -> tuple[float, int]:
