@@ -146,7 +146,9 @@ class Network:
         # Forward: keep every layer's output; activations[0] is the input itself.
         activations = [X]
         for W, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
-            activations.append(ACTIVATIONS[self.activation](activations[-1] @ W + b))
+            z = activations[-1] @ W
+            z += b
+            activations.append(ACTIVATIONS[self.activation](z))
         logits = activations[-1] @ self.weights[-1] + self.biases[-1]
         probs, loss, n_correct = softmax_cross_entropy(logits, y)
 
@@ -159,7 +161,7 @@ class Network:
         # (taken from that layer's output).
         for layer in reversed(range(self.n_layers)):
             self.weight_grads[layer][...] = activations[layer].T @ delta
-            self.bias_grads[layer][...] = delta.sum(axis=0)
+            delta.sum(axis=0, out=self.bias_grads[layer])
             if layer > 0:
                 delta = delta @ self.weights[layer].T
                 DERIVATIVES[self.activation](activations[layer], delta)
