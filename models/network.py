@@ -115,7 +115,9 @@ class Network:
         """
         a = X
         for W, b, activation in zip(self.weights, self.biases, self._activations, strict=True):
-            a = activation(a @ W + b)
+            a = a @ W
+            a += b          # in place: a large request holds one array per layer, not two
+            a = activation(a)
         return a
 
     def backprop(self, X: np.ndarray, y: np.ndarray, l2: float = 0.0) -> tuple[float, int]:
@@ -144,7 +146,9 @@ class Network:
         # Forward: keep every layer's output; activations[0] is the input itself.
         activations = [X]
         for W, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
-            activations.append(ACTIVATIONS[self.activation](activations[-1] @ W + b))
+            z = activations[-1] @ W
+            z += b
+            activations.append(ACTIVATIONS[self.activation](z))
         logits = activations[-1] @ self.weights[-1] + self.biases[-1]
         probs, loss, n_correct = softmax_cross_entropy(logits, y)
 
@@ -157,7 +161,7 @@ class Network:
         # (taken from that layer's output).
         for layer in reversed(range(self.n_layers)):
             self.weight_grads[layer][...] = activations[layer].T @ delta
-            self.bias_grads[layer][...] = delta.sum(axis=0)
+            delta.sum(axis=0, out=self.bias_grads[layer])
             if layer > 0:
                 delta = delta @ self.weights[layer].T
                 DERIVATIVES[self.activation](activations[layer], delta)
