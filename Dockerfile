@@ -15,12 +15,12 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /src
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-# Dependencies first, from pyproject.toml alone: this layer is rebuilt only when it changes.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb')); print('\n'.join(p['build-system']['requires'] + p['project']['dependencies']))" > requirements.txt \
-    && pip install --no-cache-dir -r requirements.txt
+# Dependencies first, exactly as locked (versions and sha256 of every file; the build
+# requirements included): this layer is rebuilt only when requirements.lock changes.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 # Then the code; the build requirements are already in the venv.
-COPY README.md ./
+COPY pyproject.toml README.md ./
 COPY models ./models
 COPY service ./service
 RUN pip install --no-cache-dir --no-deps --no-build-isolation . \

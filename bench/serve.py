@@ -26,10 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import requests
+from launch import start_server, wait_job  # bench/ is the script's directory, on sys.path
 from sklearn.datasets import load_digits
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.server import start_server, wait_job  # noqa: E402
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 

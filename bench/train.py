@@ -17,12 +17,18 @@ gradients A^T @ delta for every layer, and delta @ W^T for every layer but the f
 4 * N * sum(fan_in * fan_out) + 2 * N * fan_in * fan_out (all layers but the first) FLOPs per
 epoch of N rows; the bound is the samples/s training would reach doing nothing else.
 
-Usage: ``python bench/train.py [--quick] [--epochs N] [--samples N] [--repeat N]``.
+With ``--ab PATH`` the baseline is another copy of this engine instead of scikit-learn: the
+``models`` package under PATH (e.g. ``git archive <commit> models | tar -x -C PATH``), imported
+under another name and trained on the same rows with the same seeds, alternating with this one;
+each engine's samples/s are printed as best, median and worst run, with the run-by-run ratios.
+
+Usage: ``python bench/train.py [--quick] [--epochs N] [--samples N] [--repeat N] [--ab PATH]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -89,8 +95,20 @@ def gemm_bound(X: np.ndarray, sizes: list[int], repeats: int = 3) -> float:
     return n / best
 
 
-def fit_ours(X_train, y_train, epochs: int, seed: int) -> tuple[MLPClassifier, float]:
-    clf = MLPClassifier(hidden_layers=(HIDDEN,), activation="relu", optimizer="adam",
+def load_engine(path: str) -> type:
+    """``MLPClassifier`` of the ``models`` package under ``path``, as a package of another name."""
+    init = Path(path).resolve() / "models" / "__init__.py"
+    spec = importlib.util.spec_from_file_location("models_ab", init,
+                                                  submodule_search_locations=[str(init.parent)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.MLPClassifier
+
+
+def fit_ours(X_train, y_train, epochs: int, seed: int,
+             engine: type = MLPClassifier) -> tuple[MLPClassifier, float]:
+    clf = engine(hidden_layers=(HIDDEN,), activation="relu", optimizer="adam",
                         learning_rate=LEARNING_RATE, epochs=epochs, batch_size=BATCH,
                         validation_split=0.0, early_stopping=False, seed=seed)
     start = time.perf_counter()
@@ -118,6 +136,13 @@ def accuracy_text(runs: list[float]) -> str:
     return f"test accuracy {np.mean(runs):.4f}{each}"
 
 
+def speed_text(rows: int, seconds: list[float]) -> str:
+    """Samples/s of the fastest run, then the median and the slowest when there are several."""
+    best, median, worst = (rows / t for t in (min(seconds), np.median(seconds), max(seconds)))
+    spread = f" (median {median:,.0f}, slowest {worst:,.0f})" if len(seconds) > 1 else ""
+    return f"{best:10,.0f} samples/s{spread}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="8 000 samples, 2 epochs (smoke)")
@@ -127,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     # runs each, one engine's lucky minute decided the ratio (1.5x-2.3x on the same code).
     parser.add_argument("--repeat", type=int, default=5,
                         help="fits per engine, alternating; the fastest counts (default 5)")
+    parser.add_argument("--ab", metavar="PATH", default=None,
+                        help="compare against the models package under PATH, not scikit-learn")
     args = parser.parse_args(argv)
     n_samples = args.samples or (8_000 if args.quick else 60_000)
     epochs = args.epochs or (2 if args.quick else 5)
@@ -141,30 +168,44 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model: {' -> '.join(map(str, sizes))} relu, adam lr={LEARNING_RATE}, "
           f"batch {BATCH}, {epochs} epochs")
 
+    if args.ab:
+        baseline_name = f"A/B {args.ab}"
+        old_engine = load_engine(args.ab)
+
+        def fit_baseline(X, y, epochs, seed):
+            return fit_ours(X, y, epochs, seed, engine=old_engine)
+    else:
+        baseline_name, fit_baseline = "scikit-learn", fit_sklearn
+
     bound_before = gemm_bound(X_train, sizes)
     # Alternate the two engines and keep each one's fastest run: on a shared machine a
     # neighbour's burst then costs both the same instead of deciding the ratio. Run i seeds both
     # engines with SEED + i, so the accuracies compared are means over seeds, not one draw each.
-    ours_s = sk_s = np.inf
-    ours_acc, sk_acc, pair_ratios = [], [], []
+    ours_runs, base_runs, ours_acc, base_acc = [], [], [], []
     for i in range(args.repeat):
-        ours_clf, ours_run = fit_ours(X_train, y_train, epochs, SEED + i)
-        sk_clf, sk_run = fit_sklearn(X_train, y_train, epochs, SEED + i)
-        ours_s, sk_s = min(ours_s, ours_run), min(sk_s, sk_run)
-        pair_ratios.append(sk_run / ours_run)
+        if i % 2:   # and take turns going first, so neither always runs on a warmer machine
+            base_clf, base_run = fit_baseline(X_train, y_train, epochs, SEED + i)
+            ours_clf, ours_run = fit_ours(X_train, y_train, epochs, SEED + i)
+        else:
+            ours_clf, ours_run = fit_ours(X_train, y_train, epochs, SEED + i)
+            base_clf, base_run = fit_baseline(X_train, y_train, epochs, SEED + i)
+        ours_runs.append(ours_run)
+        base_runs.append(base_run)
         ours_acc.append(float(np.mean(ours_clf.predict(X_test) == y_test)))
-        sk_acc.append(float(np.mean(sk_clf.predict(X_test) == y_test)))
+        base_acc.append(float(np.mean(base_clf.predict(X_test) == y_test)))
     rows = X_train.shape[0] * epochs
-    ours, sk = rows / ours_s, rows / sk_s
+    ours, base = rows / min(ours_runs), rows / min(base_runs)
+    pair_ratios = [b / o for o, b in zip(ours_runs, base_runs, strict=True)]
     bound_after = gemm_bound(X_train, sizes)
     bound = max(bound_before, bound_after)
     flops = flops_per_sample(sizes)
 
-    print(f"nnserve : {ours:10,.0f} samples/s  ({ours_s:.2f}s)  {accuracy_text(ours_acc)}")
-    print(f"sklearn : {sk:10,.0f} samples/s  ({sk_s:.2f}s)  {accuracy_text(sk_acc)}")
+    print(f"nnserve : {speed_text(rows, ours_runs)}  {accuracy_text(ours_acc)}")
+    print(f"baseline: {speed_text(rows, base_runs)}  {accuracy_text(base_acc)}  "
+          f"({baseline_name})")
     pairs = ", ".join(f"{r:.2f}" for r in pair_ratios)
-    print(f"ratio   : {ours / sk:.2f}x scikit-learn (fastest runs; run by run {pairs}, median "
-          f"{np.median(pair_ratios):.2f})")
+    print(f"ratio   : {ours / base:.2f}x {baseline_name} (fastest runs; run by run {pairs}, "
+          f"median {np.median(pair_ratios):.2f})")
     print(f"GEMM    : {bound:10,.0f} samples/s bound ({bound * flops / 1e9:.0f} GFLOP/s float32 "
           f"matmul; {bound_before * flops / 1e9:.0f} before the fits, "
           f"{bound_after * flops / 1e9:.0f} after); nnserve trains at "

@@ -1,8 +1,8 @@
 """Activation functions, their derivatives and the log loss, as lookup tables of in-place functions.
 
-Every function here overwrites its argument and returns it, so the network can run whole
-layers inside preallocated buffers. Derivatives are written in terms of the layer *output*
-(``Z = f(pre-activation)``), which is all that backpropagation keeps around, the way
+Every function here overwrites its argument and returns it, so a layer's output takes the place
+of its pre-activation instead of a second array. Derivatives are written in terms of the layer
+*output* (``Z = f(pre-activation)``), which is all that backpropagation keeps around, the way
 scikit-learn's ``neural_network/_base.py`` does it.
 """
 
@@ -16,26 +16,8 @@ ArrayFn = Callable[[np.ndarray], np.ndarray]
 DerivativeFn = Callable[[np.ndarray, np.ndarray], None]
 
 
-_ZEROS: dict[np.dtype, np.ndarray] = {}
-_ZEROS_MAX = 1 << 20  # elements of zeros kept per dtype: 4 MiB of float32
-
-
-def _zeros_like(X: np.ndarray) -> np.ndarray:
-    """A read-only array of zeros with ``X``'s shape and dtype, cut from one cached buffer."""
-    zeros = _ZEROS.get(X.dtype)
-    if zeros is None or zeros.size < X.size:
-        zeros = np.zeros(X.size, dtype=X.dtype)
-        zeros.flags.writeable = False
-        _ZEROS[X.dtype] = zeros
-    return zeros[:X.size].reshape(X.shape)
-
-
 def relu(X: np.ndarray) -> np.ndarray:
     """Rectified linear unit, ``max(x, 0)``, in place.
-
-    Compared against an array of zeros: numpy's ``maximum`` with a scalar operand takes a
-    loop about three times slower than with two arrays. (Arrays beyond ``_ZEROS_MAX`` elements
-    use the scalar, so that no process keeps its largest batch's worth of zeros.)
 
     Parameters
     ----------
@@ -46,9 +28,7 @@ def relu(X: np.ndarray) -> np.ndarray:
     -------
     X : ndarray of shape (n_samples, n_units)
     """
-    if X.size > _ZEROS_MAX:
-        return np.maximum(X, 0, out=X)
-    return np.maximum(X, _zeros_like(X), out=X)
+    return np.maximum(X, 0, out=X)
 
 
 def sigmoid(X: np.ndarray) -> np.ndarray:
@@ -109,10 +89,6 @@ def step(X: np.ndarray) -> np.ndarray:
 def softmax(X: np.ndarray) -> np.ndarray:
     """Row-wise softmax, in place, shifted by each row's maximum so ``exp`` never overflows.
 
-    From 8 rows on, works on a transposed copy, so the per-row max and sum reduce over
-    contiguous memory (several times faster than reducing numpy's short inner axis for a few
-    classes); a few rows, as a served request often has, are cheaper without the two copies.
-
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_classes)
@@ -122,72 +98,44 @@ def softmax(X: np.ndarray) -> np.ndarray:
     -------
     X : ndarray of shape (n_samples, n_classes)
     """
-    if X.shape[0] < 8:
-        X -= np.maximum.reduce(X, axis=1, keepdims=True)
-        np.exp(X, out=X)
-        X /= np.add.reduce(X, axis=1, keepdims=True)
-        return X
-    T = np.ascontiguousarray(X.T)
-    T -= np.maximum.reduce(T, axis=0)    # the ufunc reductions: .max/.sum add a Python layer
-    np.exp(T, out=T)
-    T /= np.add.reduce(T, axis=0)
-    X[...] = T.T
+    X -= X.max(axis=1, keepdims=True)
+    np.exp(X, out=X)
+    X /= X.sum(axis=1, keepdims=True)
     return X
 
 
-def true_class_positions(y: np.ndarray, arange: np.ndarray | None = None) -> np.ndarray:
-    """Flat positions of each sample's true class in a (n_classes, n_samples) array.
+def softmax_cross_entropy(Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, int]:
+    """Softmax of logits in place, with the mean cross-entropy and the number of hits.
+
+    The loss comes from the shifted logits by log-sum-exp, ``log(sum(exp(z - max))) -
+    (z_y - max)``, so it is exact, finite and >= 0 without the clipping ``log_loss`` needs. A
+    sample counts as a hit when its true class holds the maximum logit.
 
     Parameters
     ----------
+    Z : ndarray of shape (n_samples, n_classes)
+        Logits, overwritten with probabilities; every row sums to 1.
     y : ndarray of shape (n_samples,)
         Class indices.
-    arange : ndarray of shape (n_samples,), optional
-        ``np.arange(n_samples)``, when the caller keeps one.
 
     Returns
     -------
-    positions : ndarray of shape (n_samples,)
-        ``y * n_samples + arange(n_samples)``, for ``Zt.reshape(-1)[positions]``.
-    """
-    n = y.shape[0]
-    return y * n + (np.arange(n) if arange is None else arange)
-
-
-def softmax_cross_entropy(Zt: np.ndarray, true: np.ndarray) -> tuple[float, int]:
-    """Softmax of transposed logits in place, plus the mean cross-entropy and the number of hits.
-
-    Training keeps the output layer transposed, one column per sample (``W^T @ A^T`` is the same
-    BLAS product as ``A @ W``), so the per-sample max and sum reduce over contiguous rows and
-    no copy is made in either direction; the output error is then formed in the same array.
-    The loss comes from the shifted logits by log-sum-exp, ``log(sum(exp(z - max))) -
-    (z_y - max)``, so it is exact, finite and >= 0 without any clipping. A sample counts as a
-    hit when its true class holds the maximum logit.
-
-    Parameters
-    ----------
-    Zt : ndarray of shape (n_classes, n_samples), C-contiguous
-        Logits, overwritten with probabilities; every column sums to 1.
-    true : ndarray of shape (n_samples,)
-        ``true_class_positions(y)``: where each sample's true class sits in ``Zt.reshape(-1)``.
-
-    Returns
-    -------
+    probs : ndarray of shape (n_samples, n_classes)
+        ``Z`` itself.
     loss : float
         Mean cross-entropy.
     n_correct : int
         Samples whose true class has the largest logit.
     """
-    n = Zt.shape[1]
-    Zt -= np.maximum.reduce(Zt, axis=0)    # the ufunc reductions: .max/.sum add a Python layer
-    true_shifted = Zt.reshape(-1)[true]    # z_y - max, <= 0; == 0 where y has the max
-    np.exp(Zt, out=Zt)
-    sums = np.add.reduce(Zt, axis=0)
-    Zt /= sums
-    np.log(sums, out=sums)
-    sums -= true_shifted                   # each sample's loss
-    loss = float(np.add.reduce(sums, dtype=np.float64)) / max(n, 1)
-    return loss, n - int(np.count_nonzero(true_shifted))
+    n = Z.shape[0]
+    Z -= Z.max(axis=1, keepdims=True)
+    true_shifted = Z[np.arange(n), y]      # z_y - max, <= 0; == 0 where y has the max
+    np.exp(Z, out=Z)
+    sums = Z.sum(axis=1, keepdims=True)
+    Z /= sums
+    losses = np.log(sums[:, 0]) - true_shifted
+    loss = float(losses.sum(dtype=np.float64)) / max(n, 1)
+    return Z, loss, n - int(np.count_nonzero(true_shifted))
 
 
 def relu_derivative(Z: np.ndarray, delta: np.ndarray) -> None:

@@ -1,15 +1,18 @@
 """Model artifacts: one ``.npz`` of plain numeric arrays plus a JSON header, never pickles.
 
-Layout (format version 1)::
+Layout (format version 2; version 1, the same without ``tabular`` and ``tab_*``, still loads)::
 
     header        uint8 (n_bytes,)           UTF-8 JSON: format, format_version, architecture,
                                              activation, n_features, n_classes, label_kind,
-                                             feature_names, params, dtype
+                                             feature_names, params, dtype, tabular
     W0 .. W{L-1}  dtype (fan_in, fan_out)    weight matrices
     b0 .. b{L-1}  dtype (fan_out,)           biases
     scaler_mean   float64 (n_features,)
     scaler_scale  float64 (n_features,)
     classes       unicode (n_classes,)       labels as text; ``label_kind`` says int or str
+    tab_*         unicode, float64, bool,    a model trained on tabular input: its
+                  int64                      ``TabularEncoder`` (see ``TabularEncoder.to_arrays``);
+                                             ``feature_names`` are then its input columns
 
 ``load`` opens with ``allow_pickle=False`` and checks everything (version, names, dtypes,
 shapes, finiteness) before a model is built; any problem is an ``ArtifactError``.
@@ -26,10 +29,12 @@ from typing import IO, Any
 
 import numpy as np
 
+from .encoder import TabularEncoder
 from .params import PARAM_RANGES, check_params
 
 FORMAT = "nnserve-mlp"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 class ArtifactError(ValueError):
@@ -47,6 +52,7 @@ class ModelState:
     scale: np.ndarray
     classes: np.ndarray
     feature_names: list[str] | None
+    encoder: TabularEncoder | None = None
 
 
 def save(state: ModelState, file: str | PathLike[str] | IO[bytes]) -> None:
@@ -64,6 +70,7 @@ def save(state: ModelState, file: str | PathLike[str] | IO[bytes]) -> None:
         "feature_names": state.feature_names,
         "params": state.params,
         "dtype": state.params["dtype"],
+        "tabular": state.encoder is not None,
     }
     arrays = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
     arrays.update({f"W{i}": np.asarray(W) for i, W in enumerate(state.weights)})
@@ -71,11 +78,13 @@ def save(state: ModelState, file: str | PathLike[str] | IO[bytes]) -> None:
     arrays["scaler_mean"] = np.asarray(state.mean, dtype=np.float64)
     arrays["scaler_scale"] = np.asarray(state.scale, dtype=np.float64)
     arrays["classes"] = classes.astype(str)
+    if state.encoder is not None:
+        arrays.update(state.encoder.to_arrays())
     if isinstance(file, str | PathLike):
         with open(file, "wb") as fh:   # a file object: np.savez would append ".npz" to a path
-            np.savez(fh, **arrays)
+            np.savez(fh, allow_pickle=False, **arrays)
     else:
-        np.savez(file, **arrays)
+        np.savez(file, allow_pickle=False, **arrays)
 
 
 def load(file: str | PathLike[str] | IO[bytes]) -> ModelState:
@@ -114,6 +123,8 @@ def _from_arrays(arrays: dict[str, np.ndarray]) -> ModelState:
     L = len(sizes) - 1
     expected = {"header", "scaler_mean", "scaler_scale", "classes"}
     expected |= {f"W{i}" for i in range(L)} | {f"b{i}" for i in range(L)}
+    if header["tabular"]:
+        expected |= _TABULAR_ARRAYS
     missing, extra = expected - set(arrays), set(arrays) - expected
     if missing:
         raise ArtifactError(f"artifact lacks array(s) {sorted(missing)}")
@@ -138,8 +149,27 @@ def _from_arrays(arrays: dict[str, np.ndarray]) -> ModelState:
             raise ArtifactError(f"label_kind is int but classes are {classes!r:.200}") from exc
     if len(np.unique(classes)) != len(classes) or np.any(np.sort(classes) != classes):
         raise ArtifactError("array 'classes' must hold sorted distinct labels")
+    encoder = _encoder(arrays, header) if header["tabular"] else None
     return ModelState(header["params"], weights, biases, mean, scale, classes,
-                      header["feature_names"])
+                      header["feature_names"], encoder)
+
+
+_TABULAR_ARRAYS = {"tab_names", "tab_kinds", "tab_dropped", "tab_stats", "tab_flags",
+                   "tab_categories", "tab_category_counts", "tab_rare", "tab_rare_counts",
+                   "tab_options"}
+
+
+def _encoder(arrays: dict[str, np.ndarray], header: dict[str, Any]) -> TabularEncoder:
+    try:
+        encoder = TabularEncoder.from_arrays(arrays)
+    except ValueError as exc:
+        raise ArtifactError(f"tabular encoder invalid: {exc}") from exc
+    if encoder.n_features_out_ != header["architecture"][0]:
+        raise ArtifactError(f"tabular encoder gives {encoder.n_features_out_} columns, the "
+                            f"network takes {header['architecture'][0]}")
+    if header["feature_names"] != encoder.names_:
+        raise ArtifactError("header feature_names disagree with the tabular encoder's columns")
+    return encoder
 
 
 def _read_header(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -154,11 +184,14 @@ def _read_header(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
         raise ArtifactError(f"header is not UTF-8 JSON: {exc}") from exc
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ArtifactError(f"not an {FORMAT} artifact")
-    if header.get("format_version") != FORMAT_VERSION:
-        raise ArtifactError(f"unsupported format_version {header.get('format_version')!r}; "
-                            f"this engine reads version {FORMAT_VERSION}")
+    version = header.get("format_version")
+    if version not in READABLE_VERSIONS:
+        raise ArtifactError(f"unsupported format_version {version!r}; this engine reads "
+                            f"versions {list(READABLE_VERSIONS)}")
+    if version == 1:  # before tabular input
+        header["tabular"] = False
     keys = {"architecture", "activation", "n_features", "n_classes", "label_kind",
-            "feature_names", "params", "dtype"}
+            "feature_names", "params", "dtype", "tabular"}
     if not keys <= set(header):
         raise ArtifactError(f"header lacks {sorted(keys - set(header))}")
     sizes = header["architecture"]
@@ -170,9 +203,14 @@ def _read_header(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     if header["label_kind"] not in ("int", "str"):
         raise ArtifactError(f"header label_kind must be 'int' or 'str', got "
                             f"{header['label_kind']!r}")
+    if not isinstance(header["tabular"], bool):
+        raise ArtifactError("header tabular must be true or false")
     names = header["feature_names"]
-    if names is not None and (not isinstance(names, list) or len(names) != sizes[0]
-                              or not all(isinstance(s, str) for s in names)):
+    if header["tabular"]:  # the encoder's input columns, checked against it
+        if not isinstance(names, list) or not all(isinstance(s, str) for s in names):
+            raise ArtifactError("header feature_names must be the tabular model's columns")
+    elif names is not None and (not isinstance(names, list) or len(names) != sizes[0]
+                                or not all(isinstance(s, str) for s in names)):
         raise ArtifactError(f"header feature_names must be null or {sizes[0]} strings")
     try:
         params = check_params(header["params"] if isinstance(header["params"], dict) else {},

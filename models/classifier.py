@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from os import PathLike
 from typing import IO, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import artifact
 from .activations import DERIVATIVES
+from .encoder import TabularEncoder
 from .network import Network
 from .optimizers import make_optimizer
-from .params import DEFAULTS, PARAM_RANGES, TRAINABLE_ACTIVATIONS, check_params
+from .params import (
+    DEFAULTS,
+    PARAM_RANGES,
+    TABULAR_DEFAULTS,
+    TRAINABLE_ACTIVATIONS,
+    check_param,
+    check_params,
+)
 from .preprocessing import (
     LabelEncoder,
     StandardScaler,
@@ -20,14 +29,18 @@ from .preprocessing import (
     check_feature_names,
     fit_checked_scaler,
 )
+from .tabular import Table, TabularInput, as_table
 from .training import Batches, EpochCallback, stratified_split, train
 
 
 class MLPClassifier:
     """Multi-layer perceptron classifier trained with mini-batch SGD or Adam on cross-entropy.
 
-    Inputs are standardised (statistics from the training part), hidden layers use
-    ``activation`` and the output layer softmax. Parameters are validated on construction and
+    ``X`` is either a numeric matrix or tabular input (records, named columns or a ``Table``)
+    with numeric, boolean and categorical columns and missing cells; tabular input is encoded by
+    a ``TabularEncoder`` learned in ``fit`` and kept in the model. Inputs are then standardised
+    (statistics from the training part), hidden layers use ``activation`` and the output layer
+    softmax. Parameters are validated on construction and
     again by ``fit``; every error is a ``ValueError`` naming the parameter. ``PARAM_RANGES``
     describes the valid values.
 
@@ -64,6 +77,29 @@ class MLPClassifier:
     """
 
     PARAM_RANGES = PARAM_RANGES
+    # The constructor's parameters, checked and set by __init__.
+    hidden_layers: tuple[int, ...]
+    activation: str
+    optimizer: str
+    learning_rate: float
+    epochs: int
+    batch_size: int
+    l2: float
+    validation_split: float
+    early_stopping: bool
+    patience: int
+    seed: int
+    momentum: float
+    nesterov: bool
+    dtype: str
+    # Set by fit() or load().
+    network_: Network
+    scaler_: StandardScaler
+    classes_: np.ndarray
+    n_features_in_: int
+    feature_names_: list[str] | None
+    history_: list[dict[str, Any]]
+    cancelled_: bool
 
     def __init__(self, hidden_layers: Sequence[int] = (64,), activation: str = "relu",
                  optimizer: str = "adam", learning_rate: float = 1e-3, epochs: int = 50,
@@ -88,14 +124,21 @@ class MLPClassifier:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X: Any, y: Any, on_epoch: EpochCallback | None = None,
-            feature_names: Sequence[str] | None = None) -> MLPClassifier:
+    def fit(self, X: ArrayLike | TabularInput, y: ArrayLike,
+            on_epoch: EpochCallback | None = None,
+            feature_names: Sequence[str] | None = None,
+            feature_types: Mapping[str, str] | None = None,
+            max_categories: int = TABULAR_DEFAULTS["max_categories"],
+            min_frequency: int = TABULAR_DEFAULTS["min_frequency"]) -> MLPClassifier:
         """Train on ``X``, ``y``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Finite numbers.
+        X : array-like of shape (n_samples, n_features), or tabular input
+            Finite numbers; or tabular input: a list of records (dicts keyed by column name; a
+            missing key is a missing cell), a mapping of column name to cells, or a ``Table``
+            (for rows of mixed cells: ``Table.from_rows(rows, names)``). Each column's type
+            (numeric, boolean, categorical) is inferred, or given by ``feature_types``.
         y : array-like of shape (n_samples,)
             Integer or string labels, at least two distinct.
         on_epoch : callable, optional
@@ -103,7 +146,15 @@ class MLPClassifier:
             is the ``history_`` entry); returning ``False`` stops training and sets
             ``cancelled_``.
         feature_names : sequence of str, optional
-            One name per column, kept in ``feature_names_`` and in saved artifacts.
+            One name per column, kept in ``feature_names_`` and in saved artifacts. Tabular
+            input names its own columns.
+        feature_types : mapping of str to {"numeric", "boolean", "categorical"}, optional
+            Tabular input only: overrides the inferred type of the named columns.
+        max_categories : int, default 32
+            Tabular input: one-hot columns kept per categorical column (the most frequent),
+            besides "other" (rarer and unseen categories) and "missing".
+        min_frequency : int, default 2
+            Tabular input: training rows a category needs for a one-hot column of its own.
 
         Returns
         -------
@@ -112,13 +163,28 @@ class MLPClassifier:
         Raises
         ------
         ValueError
-            Invalid parameters, ``step`` activation, bad data, or divergence (non-finite loss).
+            Invalid parameters, ``step`` activation, bad data, or divergence (non-finite loss);
+            ``models.tabular.CellError`` (a ``ValueError``) names the row and column of a cell
+            that does not fit its column.
         """
         p = check_params(self.get_params(), allow_inference_only=True)
         if p["activation"] not in DERIVATIVES:
             raise ValueError(f"activation={p['activation']!r} has no gradient and cannot be "
                              f"trained; use one of {list(TRAINABLE_ACTIVATIONS)}")
-        X = as_float_matrix(X, "X", check_finite=False)     # checked below, by the scaler's pass
+        table = as_table(X)
+        encoder = None
+        if table is not None:
+            encoder = TabularEncoder(feature_types,
+                                     check_param("max_categories", max_categories),
+                                     check_param("min_frequency", min_frequency))
+            X = encoder.fit_transform(table)
+            names = table.names
+        else:
+            if feature_types:
+                raise ValueError("feature_types applies to tabular input (records, columns or "
+                                 "a Table), not to a numeric matrix")
+            X = as_float_matrix(X, "X", check_finite=False)  # checked below, by the scaler
+            names = None
         if X.shape[0] == 0 or X.shape[1] == 0:
             raise ValueError(f"X is empty (shape {X.shape}): need at least one row and column")
         y = np.asarray(y)
@@ -126,19 +192,20 @@ class MLPClassifier:
             raise ValueError(f"y must be 1-D (one label per row), got shape {y.shape}")
         if y.shape[0] != X.shape[0]:
             raise ValueError(f"X and y lengths differ: {X.shape[0]} rows, {y.shape[0]} labels")
-        encoder = LabelEncoder()
-        y_idx = encoder.fit_transform(y)
-        if len(encoder.classes_) < 2:
-            raise ValueError(f"y has fewer than 2 classes ({len(encoder.classes_)}): "
+        labels = LabelEncoder()
+        y_idx = labels.fit_transform(y)
+        if len(labels.classes_) < 2:
+            raise ValueError(f"y has fewer than 2 classes ({len(labels.classes_)}): "
                              "nothing to classify")
-        names = check_feature_names(feature_names, X.shape[1])
+        if encoder is None:
+            names = check_feature_names(feature_names, X.shape[1])
 
         rng = np.random.default_rng(p["seed"])
         train_rows, val_rows = stratified_split(y_idx, p["validation_split"], rng)
         scaler = fit_checked_scaler(X, train_rows if val_rows.size else None)
         if val_rows.size and not np.isfinite(X[val_rows]).all():
             raise ValueError("X contains NaN or infinity")
-        net = Network([X.shape[1], *p["hidden_layers"], len(encoder.classes_)],
+        net = Network([X.shape[1], *p["hidden_layers"], len(labels.classes_)],
                       p["activation"], p["dtype"])
         net.initialize(rng)
         optimizer = make_optimizer(p["optimizer"], [net.params], p["learning_rate"],
@@ -150,23 +217,28 @@ class MLPClassifier:
             patience=p["patience"], rng=rng, on_epoch=on_epoch)
 
         self.network_, self.scaler_ = net, scaler
-        self.classes_, self.n_features_in_ = encoder.classes_, X.shape[1]
-        self.feature_names_ = names
+        self.classes_ = labels.classes_
+        self.encoder_, self.feature_names_ = encoder, names
+        self.n_features_in_ = X.shape[1] if encoder is None else len(names)
         self.history_, self.cancelled_ = history, cancelled
         return self
 
     # ------------------------------------------------------------------ inference
 
-    def predict_proba(self, X: Any, check_input: bool = True) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike | TabularInput, check_input: bool = True
+                      ) -> np.ndarray:
         """Class probabilities.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, n_features_in_), or tabular input
+            A model trained on tabular input takes records, named columns, a ``Table``, or rows
+            of cells in ``feature_names_`` order (see ``encode``).
         check_input : bool, default True
-            Check that ``X`` is a finite 2-D numeric array of the right width. Only a caller
-            that has already checked it (the service, on every request) should pass False;
-            unchecked input gives undefined results.
+            Numeric models: check that ``X`` is a finite 2-D numeric array of the right width.
+            Only a caller that has already checked it (the service, on every request) should
+            pass False; unchecked input gives undefined results. Tabular input is always read
+            cell by cell.
 
         Returns
         -------
@@ -174,14 +246,63 @@ class MLPClassifier:
             In the model's dtype; columns in ``classes_`` order, rows summing to 1.
         """
         self._check_fitted()
-        if check_input:
-            X = as_float_matrix(X, "X")
-            if X.shape[1] != self.n_features_in_:
-                raise ValueError(f"X has {X.shape[1]} features, the model expects "
-                                 f"{self.n_features_in_}")
-        return self.network_.feedforward(self.scaler_.transform(X, self.network_.dtype))
+        if self.encoder_ is not None or check_input:
+            X = self.encode(X)[0]
+        return self.predict_proba_encoded(X)
 
-    def predict(self, X: Any) -> np.ndarray:
+    def encode(self, X: ArrayLike | TabularInput) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """``X`` as the network's input columns, and what was coerced to get there.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_), or tabular input
+            Tabular models: records (a missing key is a missing cell; an unknown key is an
+            error), named columns, a ``Table``, or rows of cells in ``feature_names_`` order.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_inputs)
+            ``n_inputs`` is ``n_features_in_`` for a numeric model, the encoder's width for a
+            tabular one.
+        warnings : list of dict
+            Tabular models: per row, cells imputed and categories never seen in training (see
+            ``TabularEncoder.transform``); always empty for a numeric model.
+
+        Raises
+        ------
+        ValueError
+            A cell that does not fit its column (``CellError``, naming row and column), or a
+            numeric matrix of the wrong shape or with non-finite values.
+        """
+        self._check_fitted()
+        if self.encoder_ is not None:
+            table = as_table(X, self.feature_names_)
+            if table is None:
+                table = Table.from_rows(X, self.feature_names_)
+            return self.encoder_.transform(table)
+        X = as_float_matrix(X, "X")
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, the model expects "
+                             f"{self.n_features_in_}")
+        return X, []
+
+    def predict_proba_encoded(self, Z: np.ndarray) -> np.ndarray:
+        """Class probabilities of rows already encoded (``encode``'s ``Z``), unchecked.
+
+        Returns
+        -------
+        probs : ndarray of shape (n_samples, n_classes)
+        """
+        return self.network_.feedforward(self.scaler_.transform(Z, self.network_.dtype))
+
+    def input_schema(self) -> list[dict[str, Any]] | None:
+        """A tabular model's input columns: name, type, missing rate in training, whether it
+        was dropped, and the categories kept or median, mean and std. None for numeric models.
+        """
+        self._check_fitted()
+        return None if self.encoder_ is None else self.encoder_.input_schema()
+
+    def predict(self, X: ArrayLike | TabularInput) -> np.ndarray:
         """Most probable class of each row.
 
         Parameters
@@ -203,8 +324,9 @@ class MLPClassifier:
     # ------------------------------------------------------------------ persistence
 
     @classmethod
-    def from_weights(cls, weights: Sequence[Any], biases: Sequence[Any], classes: Sequence[Any],
-                     mean: Any = None, scale: Any = None,
+    def from_weights(cls, weights: Sequence[ArrayLike], biases: Sequence[ArrayLike],
+                     classes: ArrayLike, mean: ArrayLike | None = None,
+                     scale: ArrayLike | None = None,
                      feature_names: Sequence[str] | None = None,
                      **params: Any) -> MLPClassifier:
         """Build a fitted classifier from explicit parameters (e.g. a hand-made ``step`` net).
@@ -244,7 +366,7 @@ class MLPClassifier:
         state = artifact.ModelState(
             params=self.get_params(), weights=self.network_.weights,
             biases=self.network_.biases, mean=self.scaler_.mean_, scale=self.scaler_.scale_,
-            classes=self.classes_, feature_names=self.feature_names_)
+            classes=self.classes_, feature_names=self.feature_names_, encoder=self.encoder_)
         artifact.save(state, file)
 
     @classmethod
@@ -264,7 +386,7 @@ class MLPClassifier:
         clf.scaler_ = StandardScaler(state.mean, state.scale)
         encoder = LabelEncoder(state.classes)
         clf.classes_ = encoder.classes_
-        clf.n_features_in_ = sizes[0]
-        clf.feature_names_ = state.feature_names
+        clf.encoder_, clf.feature_names_ = state.encoder, state.feature_names
+        clf.n_features_in_ = sizes[0] if state.encoder is None else len(state.feature_names)
         clf.history_, clf.cancelled_ = [], False
         return clf

@@ -55,6 +55,14 @@ PARAM_RANGES: dict[str, dict[str, Any]] = {
     "dtype": {"type": "choice", "choices": ["float32", "float64"]},
 }
 
+#: How tabular input is encoded (``MLPClassifier.fit``'s keyword arguments, not network
+#: hyper-parameters: a numeric model has none of them). Same entry format as ``PARAM_RANGES``.
+TABULAR_DEFAULTS: dict[str, Any] = {"max_categories": 32, "min_frequency": 2}
+TABULAR_PARAM_RANGES: dict[str, dict[str, Any]] = {
+    "max_categories": {"type": "int", "min": 1, "max": 1024},
+    "min_frequency": {"type": "int", "min": 1, "max": 1_000_000},
+}
+
 
 def _check_number(name: str, value: Any, spec: dict[str, Any]) -> int | float:
     kind = spec["type"]
@@ -81,7 +89,7 @@ def _check_int_list(name: str, value: Any, spec: dict[str, Any]) -> list[int]:
     if len(items) > spec["max_length"]:
         raise ValueError(f"{name} must have at most {spec['max_length']} entries, got {len(items)}")
     item_spec = {"type": "int", "min": spec["min"], "max": spec["max"]}
-    return [_check_number(f"{name}[{i}]", v, item_spec) for i, v in enumerate(items)]
+    return [int(_check_number(f"{name}[{i}]", v, item_spec)) for i, v in enumerate(items)]
 
 
 def check_param(name: str, value: Any, allow_inference_only: bool = False) -> Any:
@@ -90,7 +98,7 @@ def check_param(name: str, value: Any, allow_inference_only: bool = False) -> An
     Parameters
     ----------
     name : str
-        A key of ``PARAM_RANGES``.
+        A key of ``PARAM_RANGES`` or ``TABULAR_PARAM_RANGES``.
     value : Any
         The candidate value.
     allow_inference_only : bool
@@ -106,9 +114,9 @@ def check_param(name: str, value: Any, allow_inference_only: bool = False) -> An
     ValueError
         Naming the parameter and the valid range.
     """
-    if name not in PARAM_RANGES:
+    spec = PARAM_RANGES.get(name) or TABULAR_PARAM_RANGES.get(name)
+    if spec is None:
         raise ValueError(f"unknown parameter {name!r}; expected one of {sorted(PARAM_RANGES)}")
-    spec = PARAM_RANGES[name]
     kind = spec["type"]
     if kind == "bool":
         if not isinstance(value, bool) and type(value).__name__ != "bool_":

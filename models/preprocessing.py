@@ -101,7 +101,8 @@ class StandardScaler:
     def transform(self, X: np.ndarray, dtype: np.dtype | str = np.float32) -> np.ndarray:
         """Return ``(X - mean_) / scale_`` as a new array of ``dtype``.
 
-        The centring runs in the wider of ``X``'s dtype and ``dtype``.
+        Centred and scaled in the wider of ``X``'s dtype and ``dtype``, then cast: float64 rows
+        such as ``1e6 + 0.01`` keep their digits below float32's grid (as ``Batches`` does).
 
         Parameters
         ----------
@@ -113,7 +114,6 @@ class StandardScaler:
         -------
         X_scaled : ndarray of shape (n_samples, n_features)
         """
-        # (result_type costs more than the subtraction of a served request's row)
         wide = X.dtype if X.dtype == dtype else np.result_type(X.dtype, dtype)
         mean, inv_scale = self.cast(wide, dtype)
         out = np.subtract(X, mean, dtype=mean.dtype)
@@ -122,8 +122,7 @@ class StandardScaler:
 
     def cast(self, mean_dtype: np.dtype, scale_dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
         """``mean_`` as ``mean_dtype`` and ``1 / scale_`` as ``scale_dtype``, computed once per
-        pair of dtypes (a served model transforms a few rows per request: the casts would cost as
-        much as the transform).
+        pair of dtypes, since a served model transforms only a few rows per request.
 
         Returns
         -------

@@ -1,9 +1,7 @@
 """The training loop: validation split, mini-batch epochs, metrics, early stopping, callbacks.
 
-Speed notes (this loop is what ``bench/train.py`` measures): the network and the optimiser work
-in preallocated buffers, and ``Batches`` gathers and standardises each batch inside one reusable
-buffer, so the training data is never copied or scaled as a whole and no per-batch arrays are
-allocated for the inputs.
+``Batches`` gathers and standardises each batch inside one reusable buffer, so the training data
+is never copied or scaled as a whole.
 """
 
 from __future__ import annotations
@@ -16,9 +14,10 @@ import numpy as np
 
 from .activations import log_loss
 from .network import Network
+from .optimizers import SGD, Adam
 from .preprocessing import StandardScaler
 
-EpochCallback = Callable[[int, dict[str, Any]], Any]
+EpochCallback = Callable[[int, dict[str, Any]], bool | None]
 
 
 def stratified_split(y: np.ndarray, fraction: float,
@@ -82,8 +81,8 @@ class Batches:
         self._batch = np.empty(size, dtype=dtype)
         # Gather in X's own dtype when it is wider, so centring loses no precision.
         self._raw = self._batch if X.dtype == dtype else np.empty(size, dtype=X.dtype)
-        # Mean and 1 / scale repeated for every row of a batch: against a (n_features,) vector
-        # numpy's broadcasting loop pays per row, and the two passes took 1.5x longer.
+        # Mean and 1 / scale repeated for every row of a batch, so that the two passes run as
+        # whole-array loops instead of numpy's broadcasting loop, which restarts on every row.
         mean, inv_scale = scaler.cast(X.dtype, dtype)
         self._mean, self._inv_scale = np.tile(mean, (size[0], 1)), np.tile(inv_scale, (size[0], 1))
 
@@ -109,7 +108,7 @@ class Batches:
             yield xb, labels[start:start + n]
 
 
-def train_epoch(net: Network, optimizer: Any, batches: Batches, l2: float,
+def train_epoch(net: Network, optimizer: SGD | Adam, batches: Batches, l2: float,
                 rng: np.random.Generator) -> tuple[float, float]:
     """One pass over the training rows in a fresh random order, one optimiser step per batch.
 
@@ -133,7 +132,7 @@ def train_epoch(net: Network, optimizer: Any, batches: Batches, l2: float,
     params, grads = [net.params], [net.grad]
     total_loss, correct = 0.0, 0
     for xb, yb in batches.epoch(rng):
-        loss, n_correct = net.backprop(xb, yb, l2, optimizer.grad_scale)
+        loss, n_correct = net.backprop(xb, yb, l2)
         if not math.isfinite(loss):
             return math.nan, math.nan
         total_loss += loss * len(yb)
@@ -142,7 +141,7 @@ def train_epoch(net: Network, optimizer: Any, batches: Batches, l2: float,
     return total_loss / len(batches), correct / len(batches)
 
 
-def train(net: Network, optimizer: Any, batches: Batches, X_val: np.ndarray,
+def train(net: Network, optimizer: SGD | Adam, batches: Batches, X_val: np.ndarray,
           y_val: np.ndarray, *, epochs: int, l2: float,
           early_stopping: bool, patience: int, rng: np.random.Generator,
           on_epoch: EpochCallback | None = None) -> tuple[list[dict[str, Any]], bool]:
@@ -173,36 +172,33 @@ def train(net: Network, optimizer: Any, batches: Batches, X_val: np.ndarray,
     history: list[dict[str, Any]] = []
     cancelled, stale = False, 0
     best_loss, best_params = math.inf, net.params.copy()
-    try:
-        for epoch in range(1, epochs + 1):
-            # Divergence shows up as inf/nan, checked below; don't also warn on the way there.
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                loss, accuracy = train_epoch(net, optimizer, batches, l2, rng)
-                metrics = {"epoch": epoch, "loss": loss, "accuracy": accuracy,
-                           "val_loss": None, "val_accuracy": None}
-                if len(y_val):
-                    probs = net.feedforward(X_val)
-                    metrics["val_loss"] = log_loss(y_val, probs)
-                    metrics["val_accuracy"] = float(np.mean(probs.argmax(axis=1) == y_val))
-            if not (math.isfinite(loss) and math.isfinite(metrics["val_loss"] or 0.0)
-                    and np.isfinite(net.params).all()):
-                raise ValueError(f"training diverged in epoch {epoch} (the loss or the weights "
-                                 "became infinite or NaN); try a smaller learning_rate")
-            history.append(metrics)
+    for epoch in range(1, epochs + 1):
+        # Divergence shows up as inf/nan, checked below; don't also warn on the way there.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            loss, accuracy = train_epoch(net, optimizer, batches, l2, rng)
+            metrics = {"epoch": epoch, "loss": loss, "accuracy": accuracy,
+                       "val_loss": None, "val_accuracy": None}
+            if len(y_val):
+                probs = net.feedforward(X_val)
+                metrics["val_loss"] = log_loss(y_val, probs)
+                metrics["val_accuracy"] = float(np.mean(probs.argmax(axis=1) == y_val))
+        if not (math.isfinite(loss) and math.isfinite(metrics["val_loss"] or 0.0)
+                and np.isfinite(net.params).all()):
+            raise ValueError(f"training diverged in epoch {epoch} (the loss or the weights "
+                             "became infinite or NaN); try a smaller learning_rate")
+        history.append(metrics)
 
-            monitored = loss if metrics["val_loss"] is None else metrics["val_loss"]
-            if monitored < best_loss:
-                best_loss, stale = monitored, 0
-                np.copyto(best_params, net.params)
-            else:
-                stale += 1
-            if on_epoch is not None and on_epoch(epoch, dict(metrics)) is False:
-                cancelled = True
-                break
-            if early_stopping and stale >= patience:
-                break
-    finally:
-        net.release_workspace()
+        monitored = loss if metrics["val_loss"] is None else metrics["val_loss"]
+        if monitored < best_loss:
+            best_loss, stale = monitored, 0
+            np.copyto(best_params, net.params)
+        else:
+            stale += 1
+        if on_epoch is not None and on_epoch(epoch, dict(metrics)) is False:
+            cancelled = True
+            break
+        if early_stopping and stale >= patience:
+            break
     if early_stopping:
         np.copyto(net.params, best_params)
     return history, cancelled

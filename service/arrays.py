@@ -7,17 +7,24 @@ element-wise marshmallow fields cost ~40x more on large arrays.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
-from service.errors import Unprocessable, field_error
+from service.errors import ServiceError, Unprocessable, field_error
 from service.names import FLOAT32_MAX
 
 _NUMERIC_KINDS = "iuf"
 
 
-def as_matrix(value: Any, field: str, *, max_rows: int, max_features: int,
+class Limits(TypedDict):
+    """The size limits of one request's matrix (``**limits`` for :func:`as_matrix`)."""
+
+    max_rows: int
+    max_features: int
+
+
+def as_matrix(value: object, field: str, *, max_rows: int, max_features: int,
               dtype: type = np.float32) -> np.ndarray:
     """Validate a list of rows of numbers and return it as a C-contiguous 2-D array.
 
@@ -31,7 +38,9 @@ def as_matrix(value: Any, field: str, *, max_rows: int, max_features: int,
     ndarray of shape (n_rows, n_features) and ``dtype``.
 
     Raises ``Unprocessable`` naming ``field`` for empty, ragged, non-numeric, non-finite or
-    oversized input.
+    oversized input. Cells must lie within float32's range, the widest every model computes in,
+    whatever ``dtype`` holds them: float64 keeps digits that float32 would round away before
+    the model centres the rows (1e6 + 0.01 is 1e6 in float32).
     """
     if not isinstance(value, list) or not value:
         raise field_error(field, "must be a non-empty list of rows")
@@ -62,16 +71,15 @@ def check_matrix(arr: np.ndarray, field: str, *, max_rows: int, max_features: in
         raise field_error(field, f"has {n_rows} rows; the limit is {max_rows}")
     if n_features > max_features:
         raise field_error(field, f"has {n_features} features per row; the limit is {max_features}")
-    # Floats within the target dtype's range are finite and cast without overflow. The sum of
+    # Floats within float32's range are finite and cast to float32 without overflow. The sum of
     # the squares tells, in one BLAS call (two min/max reductions cost twice as much per request,
     # np.errstate around every cast ~3 us): it is finite and at most limit**2 only if every cell
     # is finite and within +-limit (NaN and inf propagate). When it is not, possibly because the
     # sum alone overflowed, each cell is looked at. Integers always fit.
     if arr.dtype.kind == "f":
-        limit = FLOAT32_MAX if dtype is np.float32 else float(np.finfo(dtype).max)
         squares = float(np.vdot(arr, arr))
-        if not (math.isfinite(squares) and squares <= limit * limit):
-            return _cast_at_the_limit(arr, field, dtype)
+        if not (math.isfinite(squares) and squares <= FLOAT32_MAX * FLOAT32_MAX):
+            _check_float32_range(arr, field)
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
@@ -82,26 +90,24 @@ def check_width(arr: np.ndarray, field: str, expected: int, model: str) -> None:
         raise field_error(field, f"model {model!r} expects {expected} features per row, got {got}")
 
 
-def _cast_at_the_limit(arr: np.ndarray, field: str, dtype: type) -> np.ndarray:
-    """Cast rows holding a cell that is not finite or lies beyond ``dtype``'s largest value.
+def _check_float32_range(arr: np.ndarray, field: str) -> None:
+    """Refuse rows holding a cell that is not finite or lies beyond float32's largest value.
 
     Cells that round to that largest value are kept; the first cell that is, or becomes,
-    infinite or NaN is refused with a 422 naming it.
+    infinite or NaN in float32 is refused with a 422 naming it.
     """
     with np.errstate(over="ignore", invalid="ignore"):
-        out = np.ascontiguousarray(arr, dtype=dtype)
-    finite = np.isfinite(out)
+        finite = np.isfinite(arr.astype(np.float32))
     if finite.all():
-        return out
+        return
     row, col = (int(i) for i in np.argwhere(~finite)[0])
-    problem = ("is not finite" if not np.isfinite(arr[row, col])
-               else f"overflows {np.dtype(dtype).name}")
+    problem = "is not finite" if not np.isfinite(arr[row, col]) else "overflows float32"
     path = f"{field}[{row}][{col}]"
     raise Unprocessable(f"{path} {problem}; NaN and Infinity are not allowed",
                         errors={path: [f"{problem}; NaN and Infinity are not allowed"]})
 
 
-def _ragged(rows: list, field: str) -> Unprocessable:
+def _ragged(rows: list[Any], field: str) -> ServiceError:
     width = None
     for i, row in enumerate(rows):
         if not isinstance(row, list):
@@ -114,7 +120,7 @@ def _ragged(rows: list, field: str) -> Unprocessable:
     return field_error(field, "rows must all be lists of numbers of one length")
 
 
-def _non_numeric(rows: list, field: str) -> Unprocessable:
+def _non_numeric(rows: list[Any], field: str) -> ServiceError:
     for i, row in enumerate(rows):
         for j, cell in enumerate(row if isinstance(row, list) else [row]):
             if isinstance(cell, bool) or not isinstance(cell, int | float):

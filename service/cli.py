@@ -13,6 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from service.config import Settings, settings_table
 
@@ -57,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
                                    "SIGTERM or Ctrl-C.")
     w.add_argument("--concurrency", type=int,
                    help="jobs trained at once (NNSERVE_WORKER_CONCURRENCY, default 1)")
+    w.add_argument("--parent-pid", type=int, metavar="PID",
+                   help="stop when process PID exits (nnserve serve starts its worker so)")
     w.set_defaults(func=_worker)
 
     t = sub.add_parser("train", help="post a CSV to a running server and follow the job",
@@ -115,7 +118,7 @@ def _worker(args: argparse.Namespace) -> int:
     from service.jobs.worker import main as worker_main
 
     settings = Settings.from_env()
-    worker_main(settings, concurrency=args.concurrency)
+    worker_main(settings, concurrency=args.concurrency, parent=args.parent_pid)
     return 0
 
 
@@ -162,7 +165,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _call(args: argparse.Namespace, method: str, path: str, body: bytes | None = None,
-          content_type: str | None = None) -> dict:
+          content_type: str | None = None) -> dict[str, Any]:
     req = urllib.request.Request(args.server.rstrip("/") + path, data=body, method=method)
     if content_type:
         req.add_header("Content-Type", content_type)

@@ -29,6 +29,16 @@ SETTINGS: list[tuple[str, str, type, Any, str]] = [
      "`stop_grace_period`)."),
     ("NNSERVE_MAX_BODY_MB", "max_body_mb", float, 64.0,
      "Largest request body in MiB; larger ones get 413."),
+    ("NNSERVE_HEADER_TIMEOUT", "header_timeout", float, 10.0,
+     "Seconds a client has to send its request line and headers; then the connection is "
+     "closed. Also bounds the time to write an answer to a client that does not read it."),
+    ("NNSERVE_BODY_MIN_RATE", "body_min_rate_kib", float, 64.0,
+     "KiB/s a request body must keep up after `NNSERVE_BODY_GRACE`; a slower client gets 408."),
+    ("NNSERVE_BODY_GRACE", "body_grace", float, 5.0,
+     "Seconds a request body may take before `NNSERVE_BODY_MIN_RATE` applies."),
+    ("NNSERVE_TRUSTED_PROXIES", "trusted_proxies", str, "",
+     "Comma-separated addresses or networks of proxies (the nginx front door) whose "
+     "`X-Forwarded-For` gives the client address; empty: the header is ignored."),
     ("NNSERVE_MAX_ROWS", "max_rows", int, 100_000, "Rows per predict request or training set."),
     ("NNSERVE_MAX_FEATURES", "max_features", int, 10_000, "Features per row."),
     ("NNSERVE_MAX_TRAIN_WORK", "max_train_work", int, 50_000_000,
@@ -79,6 +89,10 @@ class Settings:
     worker_concurrency: int
     graceful_timeout: int
     max_body_mb: float
+    header_timeout: float
+    body_min_rate_kib: float
+    body_grace: float
+    trusted_proxies: str
     max_rows: int
     max_features: int
     max_train_work: int

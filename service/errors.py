@@ -9,7 +9,6 @@ RFC 9457 problem+json, the TF Serving and KServe blueprints as ``{"error": ...}`
 from __future__ import annotations
 
 import errno
-from typing import Any
 
 
 class ServiceError(Exception):
@@ -31,9 +30,9 @@ class ServiceError(Exception):
         self.errors = errors
         self.headers = headers or {}
 
-    def to_problem(self) -> dict[str, Any]:
+    def to_problem(self) -> dict[str, object]:
         """The RFC 9457 body for this error."""
-        body: dict[str, Any] = {
+        body: dict[str, object] = {
             "type": f"https://nnserve.dev/problems/{self.slug}",
             "title": self.title,
             "status": self.status,
@@ -90,6 +89,14 @@ class InsufficientStorage(ServiceError):
 
 _FULL = {errno.ENOSPC, errno.EDQUOT}
 _UNWRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+
+
+def reason(exc: BaseException) -> str:
+    """What went wrong, for an answer: an ``OSError``'s reason without the file name it carries
+    (answers name paths relative to the store, or not at all)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)
 
 
 def from_infrastructure(exc: BaseException) -> ServiceError | None:

@@ -1,5 +1,6 @@
-"""gunicorn configuration of ``nnserve serve`` (sync workers: gthread gave no more throughput
-and a 3-5x worse p99 here).
+"""gunicorn configuration of ``nnserve serve``: sync request handling (gthread gave no more
+throughput and a worse p99 here) behind a per-worker buffering loop that keeps slow clients from
+holding a worker (``service.buffered_worker``).
 
 Settings come from ``NNSERVE_*`` (``service.config``). When ``NNSERVE_EMBEDDED_WORKER`` is true
 the training worker runs beside gunicorn: started once the arbiter is ready, stopped on exit —
@@ -28,7 +29,9 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 _host = f"[{_settings.host}]" if ":" in _settings.host else _settings.host
 bind = [f"{_host}:{_settings.port}"]
 workers = _settings.workers
-worker_class = "sync"
+worker_class = "service.buffered_worker.BufferedWorker"
+# X-Forwarded-Proto and friends only from the front door, like X-Forwarded-For (service.proxies).
+forwarded_allow_ips = _settings.trusted_proxies or "127.0.0.1,::1"
 graceful_timeout = _settings.graceful_timeout
 timeout = 120
 keepalive = 5
@@ -70,7 +73,7 @@ def when_ready(server):
         return
     server.log.info("starting the embedded training worker")
     server.nnserve_worker = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "worker"],
+        [sys.executable, "-m", "service.cli", "worker", "--parent-pid", str(os.getpid())],
         env=dict(os.environ, NNSERVE_WORKER_METRICS_PORT="0"))
 
 

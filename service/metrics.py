@@ -18,7 +18,11 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported lazily at run time: see above
+    from prometheus_client import CollectorRegistry
 
 log = logging.getLogger("nnserve.metrics")
 
@@ -26,7 +30,8 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 TRAINING_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 
 Source = Callable[[], float | int | None]
-_sources: dict[str, Source | None] = {"models_loaded": None, "queue_depth": None}
+_sources: dict[str, Source | None] = {"models_loaded": None, "queue_depth": None,
+                                      "store_writable": None}
 _owned_dir: Path | None = None  # the temporary metrics directory this process created
 _lock = threading.Lock()
 
@@ -72,27 +77,33 @@ def multiprocess_enabled() -> bool:
     return _is_multiprocess(values)
 
 
-def _is_multiprocess(values: Any) -> bool:
+def _is_multiprocess(values: ModuleType) -> bool:
     return bool(getattr(values.ValueClass, "_multiprocess", False))
 
 
 class _ScrapeTimeCollector:
-    """``nnserve_queue_depth`` read from its source at each scrape (the job store is shared)."""
+    """Gauges read from their sources at each scrape (the job store and the model store are
+    shared, so one process's view is everyone's)."""
+
+    _GAUGES = (("queue_depth", "nnserve_queue_depth", "Training jobs queued, not started."),
+               ("store_writable", "nnserve_store_writable",
+                "1 when the model store accepts new versions, 0 when it is full or read-only "
+                "(predictions go on; training fails)."))
 
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily
 
-        value = _call_source("queue_depth")
-        if value is not None:
-            yield GaugeMetricFamily("nnserve_queue_depth", "Training jobs queued, not started.",
-                                    value=float(value))
+        for source, name, documentation in self._GAUGES:
+            value = _call_source(source)
+            if value is not None:
+                yield GaugeMetricFamily(name, documentation, value=float(value))
 
 
 
 _scrape_collector = _ScrapeTimeCollector()
 
 
-def exposition_registry() -> Any:
+def exposition_registry() -> CollectorRegistry:
     """What to expose: every process's files in multiprocess mode, else the default registry."""
     global _default_registered
     from prometheus_client import REGISTRY, CollectorRegistry
@@ -142,6 +153,12 @@ def set_models_loaded_source(source: Source | None) -> None:
 def set_queue_depth_source(source: Source | None) -> None:
     """``source()``, called in the app context at scrape time, returns the queued job count."""
     _sources["queue_depth"] = source
+
+
+def set_store_writable_source(source: Source | None) -> None:
+    """``source()``, called in the app context at scrape time, returns 1 when the model store
+    can be written, else 0."""
+    _sources["store_writable"] = source
 
 
 def _call_source(name: str) -> float | int | None:

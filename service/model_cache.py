@@ -21,13 +21,25 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
+
+import numpy as np
 
 from service.errors import NotFound
 from service.names import is_version_ref, parse_version, validate_alias, validate_model_name
 from service.store import ArtifactCorrupt, ModelStore
 
-Loader = Callable[[bytes], Any]
+
+class Classifier(Protocol):
+    """What serving needs of a loaded model (``models.MLPClassifier`` is one)."""
+
+    classes_: np.ndarray
+    n_features_in_: int
+
+    def predict_proba(self, X: np.ndarray, check_input: bool = True) -> np.ndarray: ...
+
+
+Loader = Callable[[bytes], Classifier]
 Ref = int | str
 
 
@@ -37,7 +49,7 @@ class LoadedModel:
 
     name: str
     version: int
-    model: Any
+    model: Classifier
     meta: dict[str, Any]
 
     @cached_property
@@ -47,7 +59,7 @@ class LoadedModel:
         return self.model.classes_.tolist()
 
 
-def load_mlp(data: bytes) -> Any:
+def load_mlp(data: bytes) -> Classifier:
     """Default loader: ``models.MLPClassifier.load`` on the artifact's bytes."""
     from models import MLPClassifier
 
@@ -154,8 +166,8 @@ class ModelCache:
         with self._lock:
             for key in [k for k in self._models if k[0] == name and k[1] not in live]:
                 del self._models[key]
-            for key in [k for k, (t, _) in self._resolved.items() if k[0] == name and t != token]:
-                del self._resolved[key]
+            for ref in [k for k, (t, _) in self._resolved.items() if k[0] == name and t != token]:
+                del self._resolved[ref]
             if trusted:
                 self._tokens[name] = token
 

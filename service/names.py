@@ -9,6 +9,7 @@ OpenAPI spec documents the ``*_PATTERN`` regexes built from the same pieces.
 from __future__ import annotations
 
 import re
+from typing import TypeGuard
 
 from service.errors import field_error
 
@@ -35,7 +36,7 @@ _NAME = re.compile(_NAME_BODY)
 _DIGITS = re.compile(rf"[0-9]{{1,{_VERSION_DIGITS}}}")
 
 
-def is_model_name(name: object) -> bool:
+def is_model_name(name: object) -> TypeGuard[str]:
     """Whether ``name`` is a valid model name (no exception)."""
     return isinstance(name, str) and _NAME.fullmatch(name) is not None
 

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 import time
 import uuid
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any
 
-import orjson
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, g, request
 
+from service.logs import (  # noqa: F401  (re-exported: the app, gunicorn config and tests use them)
+    JsonFormatter,
+    StderrHandler,
+    configure_logging,
+    gunicorn_logconfig,
+    log_event,
+)
 from service.metrics import (  # noqa: F401  (re-exported: the gunicorn config and tests use them)
     MULTIPROC_ENV,
     _get_metrics,
@@ -40,24 +42,6 @@ UNMATCHED = "<unmatched>"  # the endpoint label of requests no URL rule matched
 
 log = logging.getLogger("nnserve")
 _request_log = logging.getLogger("nnserve.request")
-_event_log = logging.getLogger("nnserve.events")
-
-
-
-
-def job_finished(job: Mapping[str, Any]) -> None:
-    """Metrics and a ``job_finished`` event for a job record that just reached its final status
-    (once per job, right after the transition succeeded)."""
-    started, finished = job.get("started_at"), job.get("finished_at")
-    seconds = None
-    if started and finished:
-        seconds = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)) \
-            .total_seconds()
-    record_job_finished(job["status"], seconds)
-    log_event("job_finished", level=logging.WARNING if job["status"] == "failed" else logging.INFO,
-              job_id=job.get("job_id"), model=job.get("model"), status=job["status"],
-              seconds=seconds, model_version=job.get("model_version"),
-              error_type=(job.get("error") or {}).get("type"))
 
 
 def metrics_view() -> Response:
@@ -65,63 +49,6 @@ def metrics_view() -> Response:
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
     _update_models_loaded()
     return Response(generate_latest(exposition_registry()), content_type=CONTENT_TYPE_LATEST)
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per record: ts, level, logger, pid, message, then the record's fields
-    (``extra={"fields": {...}}``) and, inside a request, its request_id."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        payload: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname, "logger": record.name, "pid": record.process,
-            "message": record.getMessage()}
-        for key, value in (getattr(record, "fields", None) or {}).items():
-            payload.setdefault(key, value)
-        if "request_id" not in payload and has_request_context() and g.get("request_id"):
-            payload["request_id"] = g.request_id
-        if record.exc_info:
-            payload["exc_info"] = self.formatException(record.exc_info)
-        if record.stack_info:
-            payload["stack_info"] = self.formatStack(record.stack_info)
-        return orjson.dumps(payload, default=str,
-                            option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
-
-
-class StderrHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is when a record comes (pytest swaps it)."""
-
-    stream = property(lambda self: sys.stderr, lambda self, value: None)
-
-
-def configure_logging(level: str | int = "INFO") -> None:
-    """Make the root logger write JSON lines on stderr at ``level`` (idempotent)."""
-    root = logging.getLogger()
-    root.setLevel(level.upper() if isinstance(level, str) else level)
-    if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
-        handler = StderrHandler()
-        handler.setFormatter(JsonFormatter())
-        root.addHandler(handler)
-
-
-def gunicorn_logconfig(level: str) -> dict[str, Any]:
-    """gunicorn's ``logconfig_dict``: its error log and the root logger as JSON lines on
-    stderr; its access log off (the app logs each request)."""
-    level = level.upper()
-    return {
-        "version": 1, "disable_existing_loggers": False,
-        "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
-        "handlers": {"stderr": {"class": f"{__name__}.StderrHandler", "formatter": "json"}},
-        "root": {"level": level, "handlers": ["stderr"]},
-        "loggers": {
-            "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
-            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False}},
-    }
-
-
-def log_event(event: str, /, *, level: int = logging.INFO, **fields: Any) -> None:
-    """Log one structured event (e.g. ``job_finished``) with its fields."""
-    _event_log.log(level, event, extra={"fields": {"event": event, **fields}})
 
 
 def _before_request() -> None:

@@ -30,7 +30,7 @@ def build_runtime(settings: Settings) -> Runtime:
     store = ModelStore(settings.store)
     return Runtime(settings=settings, store=store,
                    cache=ModelCache(store, capacity=settings.cache_size),
-                   jobs=JobService(settings, store), pid=os.getpid())
+                   jobs=JobService(settings, store, reap=True), pid=os.getpid())
 
 
 def get_runtime() -> Runtime:

@@ -17,12 +17,12 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from service.errors import Conflict, NotFound, ServiceError, ServiceUnavailable
+from service.errors import Conflict, NotFound, ServiceError, ServiceUnavailable, reason
 from service.names import (
     is_model_name,
     is_version_ref,
@@ -49,6 +49,10 @@ class ArtifactCorrupt(ServiceUnavailable):
     """A stored artifact is missing, truncated or fails its sha256 check (503)."""
 
     slug = "artifact-corrupt"
+
+
+class PublishWithdrawn(Conflict):
+    """A publish whose ``commit`` refused it (e.g. its training job was reaped meanwhile)."""
 
 
 class ModelStore:
@@ -122,11 +126,11 @@ class ModelStore:
             self._version_dir(name, version)
             return version
         alias = validate_alias(ref)
-        version = self.aliases(name).get(alias)
-        if version is None:
+        pinned = self.aliases(name).get(alias)
+        if pinned is None:
             raise NotFound(f"alias {alias!r} of model {name!r} not found")
-        self._version_dir(name, version)
-        return version
+        self._version_dir(name, pinned)
+        return pinned
 
     def meta(self, name: str, version: int) -> dict[str, Any]:
         """The ``meta.json`` of one version."""
@@ -134,7 +138,8 @@ class ModelStore:
         try:
             return json.loads(read_nofollow(path))
         except (OSError, ValueError) as e:
-            raise ArtifactCorrupt(f"metadata of {name} v{version} is unreadable: {e}") from e
+            raise ArtifactCorrupt(f"metadata of {name} v{version} is unreadable: {reason(e)}") \
+                from e
 
     def artifact_path(self, name: str, version: int) -> Path:
         """Path of the version's ``model.npz`` (the version must exist; never a symlink)."""
@@ -153,7 +158,7 @@ class ModelStore:
             self._version_dir(name, version)  # deleted meanwhile → NotFound
             raise ArtifactCorrupt(f"artifact of {label} is missing") from None
         except OSError as e:  # ELOOP: a symlink planted in place of the file
-            raise ArtifactCorrupt(f"artifact of {label} is unreadable: {e}") from e
+            raise ArtifactCorrupt(f"artifact of {label} is unreadable: {reason(e)}") from e
         if len(data) != meta.get("artifact_bytes"):
             raise ArtifactCorrupt(f"artifact of {label} is truncated or resized "
                                   f"({len(data)} of {meta.get('artifact_bytes')} bytes)")
@@ -201,8 +206,13 @@ class ModelStore:
                 except FileExistsError:
                     version += 1
 
-    def publish(self, name: str, artifact: bytes, meta: dict[str, Any]) -> int:
-        """Store a new immutable version of ``name`` and return its number."""
+    def publish(self, name: str, artifact: bytes, meta: dict[str, Any], *,
+                commit: Callable[[int], bool] | None = None) -> int:
+        """Store a new immutable version of ``name`` and return its number.
+
+        ``commit(version)``, if given, runs once the version is written and before it becomes
+        visible; when it returns False the version is discarded and ``PublishWithdrawn`` raised.
+        """
         model_dir = self._ensure_model_dir(name)
         artifact = bytes(artifact)
         version = self._allocate(model_dir)
@@ -216,12 +226,40 @@ class ModelStore:
             write_synced(tmp / "model.npz", artifact)
             write_synced(tmp / "meta.json", json.dumps(meta, indent=2, sort_keys=True).encode())
             fsync_path(tmp)
+            if commit is not None and not commit(version):
+                raise PublishWithdrawn(f"version {version} of model {name!r} was withdrawn")
             os.rename(tmp, model_dir / str(version))
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         fsync_path(model_dir)
         return version
+
+    def orphaned_publishes(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Versions fully written but never put in place because their publisher (same host)
+        died between ``commit`` and the rename: ``(model, staged entry, meta)``."""
+        found = []
+        for model in os.scandir(self.models_dir):
+            if not is_model_name(model.name) or not model.is_dir(follow_symlinks=False):
+                continue
+            for entry in os.scandir(model.path):
+                if not entry.name.startswith(".tmp-") or not entry.is_dir(follow_symlinks=False) \
+                        or not is_stale(entry, float("inf")):
+                    continue
+                try:
+                    meta = json.loads(read_nofollow(Path(entry.path) / "meta.json"))
+                    artifact = read_nofollow(Path(entry.path) / "model.npz")
+                except (OSError, ValueError):
+                    continue  # died while writing: recover() removes it
+                if hashlib.sha256(artifact).hexdigest() == meta.get("artifact_sha256"):
+                    found.append((model.name, entry.name, meta))
+        return found
+
+    def adopt(self, name: str, staged: str, version: int) -> None:
+        """Put an orphaned publish (see ``orphaned_publishes``) in place as ``version``."""
+        model_dir = self._model_dir(name)
+        os.rename(model_dir / staged, model_dir / str(parse_version(version)))
+        fsync_path(model_dir)
 
     def delete_version(self, name: str, version: int) -> None:
         """Remove a version atomically; Conflict (409) while an alias points at it."""
@@ -325,9 +363,18 @@ class ModelStore:
                         (alloc / str(number)).unlink(missing_ok=True)
         return removed
 
+    def readable(self) -> tuple[bool, str]:
+        """Probe (for /readyz): the models directory can be listed, so versions can be served."""
+        try:
+            with os.scandir(self.models_dir) as entries:
+                next(entries, None)
+        except OSError as e:
+            return False, f"the model store cannot be read: {reason(e)}"
+        return True, "ok"
+
     def writable(self) -> tuple[bool, str]:
-        """Probe (for /readyz): create, fsync and remove a 64 KiB temp file in the store, so a
-        full disk shows, not only a read-only one."""
+        """Probe (for /readyz and metrics): create, fsync and remove a 64 KiB temp file in the
+        store, so a full disk shows, not only a read-only one."""
         probe = self.models_dir / tmp_name("probe", "w")
         try:
             try:
@@ -335,5 +382,5 @@ class ModelStore:
             finally:
                 probe.unlink(missing_ok=True)
         except OSError as e:
-            return False, f"store {self.models_dir} is not writable: {e}"
+            return False, f"the model store is not writable: {reason(e)}"
         return True, "ok"

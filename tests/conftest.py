@@ -1,4 +1,5 @@
-"""Fixtures: app → client (flaskr style), plus real ``nnserve serve`` processes on loopback."""
+"""Fixtures: app → client (flaskr style), a store with real iris models for the protocol tests,
+the queue backends."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import pytest
 import redis
 
 from service import create_app
+from service.store import ModelStore
+from tests.protocol_models import publish_models
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -54,3 +57,22 @@ def app(settings_overrides):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def store(tmp_path) -> ModelStore:
+    """The store the ``app`` fixture serves (``tmp_path / "store"``) with the iris versions of
+    :mod:`tests.protocol_models` (modules that need an empty store define their own)."""
+    return publish_models(tmp_path / "store")
+
+
+@pytest.fixture
+def make_client(tmp_path, store):
+    """A client of an app over the same store with other settings (``max_rows=2``, ...)."""
+
+    def make(**settings):
+        app = create_app({"store": tmp_path / "store", **settings})
+        app.config["TESTING"] = True
+        return app.test_client()
+
+    return make

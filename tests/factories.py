@@ -21,3 +21,12 @@ def publish_trained(store: ModelStore, name: str, X: np.ndarray, y: np.ndarray,
     dataset = {"rows": len(X), "features": X.shape[1], "sha256": fingerprint(X, y)}
     meta = version_meta(clf, clf.history_, dataset, None, 0.0)
     return store.publish(name, buf.getvalue(), meta), clf
+
+
+def offset_column(offset: float, n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two classes told apart by one column of spread 0.01 around ``offset``, plus a column of
+    noise. At 1e6 float32's grid is 0.0625 wide: the column survives only if kept in float64."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    signal = offset + 0.01 * rng.standard_normal(n) + 0.02 * (2 * y - 1)
+    return np.column_stack([signal, rng.standard_normal(n)]), y

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from service.config import SETTINGS, Settings
 
@@ -81,14 +84,36 @@ def test_dependencies_are_installed_in_a_layer_before_the_code():
         assert hits, pattern
         return hits[0]
 
-    deps = index(r"^RUN .*pip install .*-r requirements\.txt")
-    assert index(r"^COPY pyproject\.toml ") < deps
+    deps = index(r"^RUN pip install .*--require-hashes -r requirements\.lock$")
+    assert index(r"^COPY requirements\.lock ") < deps
     assert deps < index(r"^COPY service ") and deps < index(r"^COPY models ")
+    assert deps < index(r"^COPY pyproject\.toml ")
     assert index(r"^COPY service ") < index(r"^RUN pip install .*--no-deps .*\.")
     copies_before_deps = [s for s in steps[:deps] if s.startswith("COPY")]
-    assert copies_before_deps == ["COPY pyproject.toml ./"]
+    assert copies_before_deps == ["COPY requirements.lock ./"]
     runtime_copies = final("COPY")
     assert runtime_copies == ["--from=builder /opt/venv /opt/venv"]
+
+
+def test_the_lock_pins_every_dependency_within_pyproject_with_hashes():
+    """requirements.lock (pip-compile --generate-hashes --all-build-deps, see README) holds one
+    exact version of each runtime and build requirement, inside pyproject's ranges."""
+    locked: dict[str, str] = {}
+    hashes: dict[str, int] = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        pin = re.match(r"([A-Za-z0-9._-]+)==(\S+)", line)
+        if pin:
+            name = canonicalize_name(pin.group(1))
+            locked[name], hashes[name] = pin.group(2), 0
+        elif re.fullmatch(r"\s+--hash=sha256:[0-9a-f]{64}( \\)?", line):
+            hashes[name] += 1
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    wanted = project["project"]["dependencies"] + project["build-system"]["requires"]
+    for spec in map(Requirement, wanted):
+        name = canonicalize_name(spec.name)
+        assert name in locked, f"{spec.name} is not in requirements.lock"
+        assert spec.specifier.contains(locked[name]), f"{name}=={locked[name]} is not {spec}"
+    assert all(hashes.values()), [name for name, count in hashes.items() if not count]
 
 
 def test_runs_as_a_non_root_user():
@@ -130,7 +155,7 @@ def test_dockerignore_keeps_the_context_to_the_package():
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
                if line.strip() and not line.startswith("#")}
     assert {".git", ".venv", "var", "tests", "**/__pycache__"} <= ignored
-    needed = {"pyproject.toml", "README.md", "models", "service"}
+    needed = {"requirements.lock", "pyproject.toml", "README.md", "models", "service"}
     assert not needed & ignored
 
 
@@ -138,7 +163,7 @@ def test_dockerignore_keeps_the_context_to_the_package():
 
 def test_services_and_commands():
     services = compose()["services"]
-    assert set(services) == {"api", "worker", "redis"}
+    assert set(services) == {"nginx", "api", "worker", "redis"}
     assert services["api"]["command"] == ["nnserve", "serve", "--no-worker"]
     assert services["worker"]["command"] == ["nnserve", "worker"]
     assert services["redis"]["image"].startswith("redis:7")
@@ -194,8 +219,29 @@ def test_every_nnserve_variable_is_a_setting():
 
 
 def test_published_port_defaults_to_loopback():
-    (port,) = compose()["services"]["api"]["ports"]
-    assert port == "${NNSERVE_PUBLISH:-127.0.0.1:8000}:8000"
+    """Only the front door is published; the API is reached through it."""
+    services = compose()["services"]
+    (port,) = services["nginx"]["ports"]
+    assert port == "${NNSERVE_PUBLISH:-127.0.0.1:8000}:8080"
+    assert "ports" not in services["api"] and services["api"]["expose"] == ["8000"]
+
+
+def test_front_door_config_matches_nnserve():
+    """nginx's limits are nnserve's defaults, and nnserve trusts X-Forwarded-For from the
+    compose network only."""
+    doc = compose()
+    nginx = doc["services"]["nginx"]
+    assert nginx["image"].startswith("nginx:")
+    assert "./deploy/nginx/nnserve.conf:/etc/nginx/conf.d/default.conf:ro" in nginx["volumes"]
+    assert nginx["depends_on"] == {"api": {"condition": "service_healthy"}}
+    conf = (ROOT / "deploy" / "nginx" / "nnserve.conf").read_text()
+    defaults = Settings.from_env(environ={})
+    assert f"client_max_body_size {defaults.max_body_mb:g}m;" in conf
+    assert f"client_header_timeout {defaults.header_timeout:g}s;" in conf
+    assert "server api:8000;" in conf and "listen 8080;" in conf
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf
+    (subnet,) = [c["subnet"] for c in doc["networks"]["default"]["ipam"]["config"]]
+    assert doc["services"]["api"]["environment"]["NNSERVE_TRUSTED_PROXIES"] == subnet
 
 
 def test_operations_doc_matches_the_files():

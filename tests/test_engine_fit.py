@@ -15,6 +15,7 @@ from sklearn.datasets import load_digits, load_iris
 from sklearn.model_selection import train_test_split
 
 from models import PARAM_RANGES, MLPClassifier
+from tests.factories import offset_column
 
 FAST = {"hidden_layers": (8,), "epochs": 3, "batch_size": 16}
 
@@ -146,6 +147,16 @@ def test_no_warnings_for_inputs_around_1e6():
             P = clf.predict_proba(np.vstack([X * 1e6, -X * 1e6, np.full((1, 4), 1e7)]))
             assert np.all(np.isfinite(P))
             np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_a_column_at_1e6_keeps_the_accuracy_it_has_at_0():
+    accuracies = []
+    for offset in (0.0, 1e6):
+        X, y = offset_column(offset)
+        clf = MLPClassifier(hidden_layers=(8,), epochs=30, seed=0).fit(X[:300], y[:300])
+        accuracies.append(float(np.mean(clf.predict(X[300:]) == y[300:])))
+    assert accuracies[0] > 0.9
+    assert accuracies[1] == pytest.approx(accuracies[0], abs=0.02)
 
 
 @settings(max_examples=30, deadline=None)

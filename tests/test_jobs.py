@@ -1,4 +1,4 @@
-"""JobService without a worker: validation, idempotency, back-pressure, cancel, lazy reaping."""
+"""JobService without a worker: validation, idempotency, back-pressure, cancel, reads."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pytest
 from service.config import Settings
 from service.errors import Conflict, NotFound, TooManyRequests, Unprocessable
 from service.jobs import JobService
-from service.jobs.reaper import sweep_datasets
+from service.jobs.datasets import sweep_datasets
+from service.jobs.liveness import reap_stale
 from service.jobs.records import iso
 from service.jobs.worker import end_own_jobs
 from service.store import ModelStore
@@ -61,7 +62,8 @@ def test_submit_creates_queued_job_and_dataset(svc, tmp_path):
     assert job["model_version"] is None and job["error"] is None and job["attempts"] == 0
     assert (tmp_path / "datasets" / f"{job['job_id']}.npz").is_file()
     assert svc.get(job["job_id"]) == job
-    assert svc.list() == ([job], 1)
+    summary = {k: v for k, v in job.items() if k != "history"}  # listings carry no history
+    assert svc.list() == ([summary], 1)
     assert svc.ping() == (True, "ok")
 
 
@@ -220,13 +222,17 @@ def test_cancel_running_requests_and_finished_conflicts(svc):
     assert excinfo.value.status == 409
 
 
-def test_get_reaps_a_running_job_without_heartbeat(make_service):
+def test_reads_never_reap_the_reaper_does(make_service):
     svc = make_service(heartbeat_timeout=5)
     X, y = tiny_data()
     job, _ = svc.submit("iris", X, y, {})
     jid = job["job_id"]
     svc.job_store.transition(jid, ("queued",), "running", worker="host:1:2",
                              heartbeat_at=iso(time.time() - 60))
+    before = svc.job_store.get(jid)
+    assert svc.get(jid) == before and svc.list()[0][0]["status"] == "running"
+    assert svc.job_store.get(jid) == before  # nothing written by the reads
+    assert reap_stale(svc.job_store, svc.settings) == [jid]
     got = svc.get(jid)
     assert got["status"] == "failed" and got["error"]["type"] == "worker_lost"
     assert "host:1:2" in got["error"]["message"] and "60" in got["error"]["message"]

@@ -222,6 +222,7 @@ def test_kill_9_of_the_consumer_takes_its_workers_along(tmp_path):
         while _alive(child) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not _alive(child), "the training process outlived its consumer"
+        h.start_worker()  # reads never reap: a live worker's reaper fails the job
         end = h.wait(job["job_id"], lambda j: j["status"] != "running", timeout=10)
         assert end["error"]["type"] == "worker_lost" and h.versions("iris") == []
     finally:
@@ -260,5 +261,6 @@ def test_store_error_fails_the_job(tmp_path):
         end = h.finished(job["job_id"])
         assert end["status"] == "failed" and end["error"]["type"] == "store_error", end
         assert "store" in end["error"]["message"] and _dataset_files(h) == []
+        assert str(tmp_path) not in end["error"]["message"]  # paths relative to the store
     finally:
         h.close()

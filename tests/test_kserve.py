@@ -11,10 +11,7 @@ import zlib
 import numpy as np
 import pytest
 
-from tests import protocol_fixtures
-from tests.protocol_fixtures import FEATURES, ROWS, SPECIES, error_of
-
-store, make_client = protocol_fixtures.store, protocol_fixtures.make_client  # fixtures
+from tests.protocol_models import FEATURES, ROWS, SPECIES, error_of
 
 HEADER = "Inference-Header-Content-Length"
 FLAT = [v for row in ROWS for v in row]
@@ -129,7 +126,9 @@ def test_versions_aliases_and_per_feature_inputs(client, store):
     assert v1["model_version"] == prod["model_version"] == "1" and v1 == prod
     columns = [{"name": name, "shape": [3], "datatype": "FP64", "data": [r[i] for r in ROWS]}
                for i, name in reversed(list(enumerate(FEATURES)))]  # any order
-    assert _infer(client, {"inputs": columns}) == _infer(client, {"inputs": [_features()]})
+    # FP64 rows reach the model unrounded, so the reference is an FP64 tensor too
+    assert _infer(client, {"inputs": columns}) == _infer(client, {"inputs": [_features(
+        datatype="FP64")]})
 
 
 def test_classification_extension(client, store):

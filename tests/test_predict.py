@@ -12,30 +12,14 @@ import numpy as np
 import pytest
 
 from models import MLPClassifier
-from service import create_app
-from tests.protocol_fixtures import ROWS, SPECIES, publish_models
+from tests.protocol_models import ROWS, SPECIES
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def store(tmp_path):
-    """iris (v1, v2, alias prod → v1; string classes) and iris-plain (integer classes)."""
-    return publish_models(tmp_path / "store")
-
-
-@pytest.fixture
-def make_client(tmp_path, store):
-    def make(**settings):
-        app = create_app({"store": tmp_path / "store", **settings})
-        app.config["TESTING"] = True
-        return app.test_client()
-
-    return make
-
-
-@pytest.fixture
 def client(make_client):
+    """Over the store of the protocol models (conftest's ``store``)."""
     return make_client()
 
 

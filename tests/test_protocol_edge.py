@@ -12,7 +12,7 @@ from service.api import kserve as kserve_api
 from service.handlers import kserve as kserve_handlers
 from service.model_cache import ModelCache
 from service.runtime import get_runtime
-from tests.protocol_fixtures import FEATURES, ROWS, error_of, publish_models
+from tests.protocol_models import FEATURES, ROWS, error_of, publish_models
 
 FLAT = [v for row in ROWS for v in row]
 

@@ -1,5 +1,8 @@
 """Soak: mixed prediction load while new versions are published and the alias moves.
 
+Marked ``soak``: the default run leaves it out; ``pytest -m soak`` runs it (``.ci/run`` does,
+for 15 s).
+
 For ``NNSERVE_SOAK_SECONDS`` (default 60) three client threads predict the same rows by version
 number, by ``latest`` and by the alias ``production`` while a publisher thread trains models in
 this process, publishes each into the store (``ModelStore.publish``, as a training job does) and
@@ -28,7 +31,7 @@ from service.store import ModelStore
 from tests.factories import publish_trained
 from tests.server import start_server
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.soak]
 
 SECONDS = float(os.environ.get("NNSERVE_SOAK_SECONDS", "60"))
 MAX_REQUESTS = 200_000  # per client thread: the loops are bounded in count as well as in time

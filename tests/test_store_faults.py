@@ -1,5 +1,6 @@
 """A full or read-only store: training fails clearly, predictions of existing versions go on,
-/readyz says what is wrong. The store lives on a real small tmpfs (tests run as root here)."""
+/readyz stays ready and says what is wrong. The store lives on a real small tmpfs (tests run as
+root here)."""
 
 from __future__ import annotations
 
@@ -74,23 +75,28 @@ def test_full_and_read_only_store(disk, tmp_path):
                     if p.name.startswith(".tmp")]
         _predicts(server.url)
 
-        # Completely full: not ready, submissions get 507, predictions still work.
+        # Completely full: still ready (it serves predictions), degraded, the gauge at 0,
+        # submissions get 507, predictions still work; no server path in the answer.
         _fill(disk / "filler2", leave_bytes=0)
         ready = requests.get(f"{server.url}/readyz")
-        assert ready.status_code == 503 and not ready.json()["checks"]["store"]["ok"]
+        assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+        assert not ready.json()["checks"]["store"]["ok"] and ready.json()["checks"]["models"]["ok"]
         assert "No space left" in ready.json()["checks"]["store"]["detail"]
+        assert str(disk) not in ready.text
+        assert "\nnnserve_store_writable 0.0\n" in requests.get(f"{server.url}/metrics").text
         resp = _train(server.url, epochs=1)
         assert resp.status_code == 507, resp.text
         assert resp.headers["Content-Type"] == "application/problem+json"
         assert "full" in resp.json()["detail"]
         _predicts(server.url)
 
-        # Read-only: not ready, submissions get 503, predictions still work.
+        # Read-only: degraded as well, submissions get 503, predictions still work.
         (disk / "filler2").unlink()
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
         ready = requests.get(f"{server.url}/readyz")
-        assert ready.status_code == 503
+        assert ready.status_code == 200 and ready.json()["status"] == "degraded"
         assert "Read-only" in ready.json()["checks"]["store"]["detail"]
+        assert str(disk) not in ready.text
         resp = _train(server.url, epochs=1)
         assert resp.status_code == 503 and "cannot be written" in resp.json()["detail"]
         _predicts(server.url)
@@ -99,7 +105,9 @@ def test_full_and_read_only_store(disk, tmp_path):
         # publish had allocated (never reused).
         subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)
         filler.unlink()
-        assert requests.get(f"{server.url}/readyz").status_code == 200
+        ready = requests.get(f"{server.url}/readyz")
+        assert ready.status_code == 200 and ready.json()["status"] == "ok", ready.text
+        assert "\nnnserve_store_writable 1.0\n" in requests.get(f"{server.url}/metrics").text
         job = wait_job(server.url, _train(server.url, epochs=3).json()["job_id"])
         assert job["status"] == "succeeded" and job["model_version"] == 3, job
         assert requests.get(f"{server.url}/models/iris").json()["versions"] == [1, 3]

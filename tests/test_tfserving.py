@@ -7,10 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from tests import protocol_fixtures
-from tests.protocol_fixtures import FEATURES, ROWS, SPECIES, error_of
-
-store, make_client = protocol_fixtures.store, protocol_fixtures.make_client  # fixtures
+from tests.protocol_models import FEATURES, ROWS, SPECIES, error_of
 
 OK = {"error_code": "OK", "error_message": ""}
 

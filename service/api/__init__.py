@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, send_from_directory
+from flask import Flask, Response, send_from_directory
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
@@ -21,7 +21,7 @@ def register_api(app: Flask) -> Api:
     register_error_handlers(app)
 
     @app.get("/docs/assets/<path:filename>")
-    def swagger_assets(filename: str):
+    def swagger_assets(filename: str) -> Response:
         return send_from_directory(str(swagger_ui_path), filename)
 
     return api

@@ -1,11 +1,20 @@
-"""Reading request bodies: size limit, JSON (fast and strict), CSV, schema validation.
+"""Reading request bodies: size limit, content coding, media type, JSON (fast and strict), CSV,
+schema validation.
 
-JSON is decoded with orjson. Bodies orjson refuses (NaN/Infinity literals, integers beyond 64 bits,
-deep nesting) and bodies that may hold a duplicate key are decoded again with the standard library
-in strict mode, so the client learns exactly what is wrong: NaN becomes a 422 naming the field,
-everything else malformed a 400. A ``true`` or ``false`` inside an array is not a number: it
-is replaced by a ``JsonBoolean``, which every numeric check refuses by its path (Python alone
-would take it for 1 or 0 among numbers).
+A body may be compressed (``Content-Encoding: gzip`` or ``deflate``, as Triton's clients offer,
+on every route); the size limit holds before and after inflating it, and any other coding is a
+415. Our own API reads JSON only when the Content-Type says JSON (or says nothing): any other
+type is a 415, never a misleading "malformed JSON". The TF Serving and KServe routes read JSON
+whatever the Content-Type, as their servers do.
+
+JSON is decoded with orjson. A document nested deeper than ``MAX_JSON_DEPTH`` arrays and objects
+is refused first (400): no request of ours needs more, and every later step may recurse. Bodies
+orjson refuses (NaN/Infinity literals, integers beyond 64 bits) and bodies that may hold a
+duplicate key are decoded again with the standard library in strict mode, so the client learns
+exactly what is wrong: NaN becomes a 422 naming the field, everything else malformed a 400. A
+``true`` or ``false`` inside an array is not a number: it is replaced by a ``JsonBoolean``,
+which every numeric check refuses by its path (Python alone would take it for 1 or 0 among
+numbers).
 """
 
 from __future__ import annotations
@@ -14,31 +23,54 @@ import csv
 import io
 import json
 import re
+import zlib
 from typing import Any
 
+import numpy as np
 import orjson
 from flask import Request, current_app, request
 from gunicorn.http.body import Body, LengthReader
+from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkSize, NoMoreData
 from marshmallow import Schema, ValidationError
 
-from service.errors import BadRequest, PayloadTooLarge, Unprocessable, invalid_fields
+from service.errors import (
+    BadRequest,
+    PayloadTooLarge,
+    Unprocessable,
+    UnsupportedMediaType,
+    invalid_fields,
+)
 
-# Every JSON string token, with a trailing colon when it is an object key. Strings are consumed
-# whole, so a quote or colon inside a string is never mistaken for structure.
-_STRING_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"\s*(:)?', re.DOTALL)
+# Every JSON string, escapes included: consumed whole, so a quote, bracket or colon inside a
+# string is never mistaken for structure.
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b"[]{}:tf")
 # Integers beyond 64 bits become floats, as orjson reads them; beyond a double's range they are
 # refused.
 _MAX_INT_DIGITS = 308
+# Content-Encoding -> zlib's wbits (RFC 9110 asks recipients to take x-gzip as gzip).
+_CODINGS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
+# Arrays and objects inside one another, counting the outermost. Our deepest document (V2 tensor
+# data in a row-major nest, under inputs[]) needs a few; numpy refuses more than 64 dimensions.
+MAX_JSON_DEPTH = 64
 
 
 def raw_body(req: Request | None = None) -> bytes:
-    """The request body, refusing more than ``max_body_mb`` with 413 before reading it all."""
+    """The request body, refusing more than ``max_body_mb`` with 413 before reading it all.
+
+    A body that ends before its ``Content-Length``, or a chunked one without its last chunk,
+    is a 400: the client went away mid-request, and half a data set is not one.
+    """
     req = req or request
     environ = req.environ  # one context lookup, not one per use
     limit = current_app.config["NNSERVE"].max_body_bytes
     header = environ.get("CONTENT_LENGTH")
     if not header:  # chunked: werkzeug's stream knows where it ends
-        data = req.stream.read(limit + 1)
+        try:
+            data = req.stream.read(limit + 1)
+        except (NoMoreData, ChunkMissingTerminator, InvalidChunkSize) as exc:
+            raise BadRequest("the chunked request body ended before its last chunk "
+                             f"({type(exc).__name__})") from None
         if len(data) > limit:
             raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes "
                                   "(NNSERVE_MAX_BODY_MB)")
@@ -53,15 +85,18 @@ def raw_body(req: Request | None = None) -> bytes:
         raise PayloadTooLarge(f"request body is {length} bytes; the limit is {limit} bytes "
                               "(NNSERVE_MAX_BODY_MB)")
     # Straight from the server's stream (WSGI lets us read exactly Content-Length bytes): the
-    # werkzeug wrappers cost more than the read on small bodies, and io's read(n) would
-    # allocate n bytes up front.
+    # werkzeug wrappers cost more than the read on small bodies.
     stream = environ["wsgi.input"]
     if type(stream) is Body and type(stream.reader) is LengthReader and not stream.buf.tell():
-        # gunicorn's Body.read(n) pulls 1 KiB at a time through two buffers: 2.2 ms for a
-        # 280 KB body, against 0.3-0.8 ms through its LengthReader, which takes socket-sized
-        # chunks. Nothing was read through Body yet, so its own buffer holds nothing.
-        return stream.reader.read(length)
-    return stream.read(length)
+        # gunicorn's Body.read(n) pulls 1 KiB at a time through two buffers; its LengthReader
+        # takes socket-sized chunks. Nothing was read through Body yet, so its buffer is empty.
+        data = stream.reader.read(length)
+    else:
+        data = stream.read(length)
+    if len(data) < length:
+        raise BadRequest(f"request body ended after {len(data)} of the {length} bytes its "
+                         "Content-Length declares")
+    return data
 
 
 class JsonBoolean:
@@ -76,25 +111,60 @@ class JsonBoolean:
         return "true" if self.value else "false"
 
 
-def parse_json(data: bytes) -> Any:
+def parse_json(data: bytes) -> object:
     """Decode a JSON document; malformed → 400 saying where, duplicate keys → 400."""
     if not data.strip():
         raise BadRequest("request body is empty; expected a JSON document")
+    structure = _structure(data)
+    _check_depth(structure)
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError:
-        doc, unquoted = _parse_strict(data), None
+        doc = _parse_strict(data)
     else:
-        unquoted = _unquoted(data)
-        if _count_keys(data, unquoted) != _count_tree_keys(doc):
+        if structure.count(b":") != _count_tree_keys(doc):  # a duplicate key collapsed
             doc = _parse_strict(data)
-    if _has_booleans(data, unquoted):
+    if b"t" in structure or b"f" in structure:
         _mark_booleans_in_arrays(doc)
     return doc
 
 
-def json_body() -> Any:
-    return parse_json(raw_body())
+def request_body(req: Request | None = None) -> bytes:
+    """The body with its content coding undone: :func:`raw_body`, inflated when compressed."""
+    req = req or request
+    data = raw_body(req)
+    coding = req.headers.get("Content-Encoding", "").strip().lower()
+    if coding in ("", "identity"):
+        return data
+    if coding not in _CODINGS:
+        raise UnsupportedMediaType(f"Content-Encoding {coding[:32]!r} is not supported; "
+                                   "send gzip, deflate or an uncompressed body")
+    limit = current_app.config["NNSERVE"].max_body_bytes
+    inflater = zlib.decompressobj(_CODINGS[coding])
+    try:
+        inflated = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise BadRequest(f"the body is not valid {coding} data: {exc}") from None
+    if len(inflated) > limit or inflater.unconsumed_tail:
+        raise PayloadTooLarge(f"the decompressed body exceeds the limit of {limit} bytes "
+                              "(NNSERVE_MAX_BODY_MB)")
+    if not inflater.eof:
+        raise BadRequest(f"the {coding} body is truncated")
+    return inflated
+
+
+def is_json(mimetype: str) -> bool:
+    """``application/json`` or a ``+json`` type such as ``application/merge-patch+json``."""
+    return mimetype == "application/json" or mimetype.endswith("+json")
+
+
+def json_body() -> object:
+    """Our own API's JSON body: a Content-Type other than JSON (none counts as JSON) is a 415."""
+    mimetype = request.mimetype
+    if mimetype and not is_json(mimetype):
+        raise UnsupportedMediaType(f"Content-Type {mimetype[:64]!r} is not accepted; "
+                                   "send application/json")
+    return parse_json(request_body())
 
 
 def json_object() -> dict[str, Any]:
@@ -112,7 +182,7 @@ def load(schema: Schema, doc: dict[str, Any]) -> dict[str, Any]:
         raise invalid_fields(flatten_messages(exc.messages)) from None
 
 
-def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+def flatten_messages(messages: object, prefix: str = "") -> dict[str, list[str]]:
     """marshmallow's nested messages as ``{"data.features": ["..."]}``."""
     if isinstance(messages, dict):
         out: dict[str, list[str]] = {}
@@ -158,28 +228,31 @@ def parse_csv(
     return header[:at] + header[at + 1:], features, labels
 
 
-def _unquoted(data: bytes) -> bytes | None:
-    """A valid JSON text without its strings; None when it holds escapes.
+def _structure(data: bytes) -> bytes:
+    """The bytes outside strings that tell a JSON text's shape: brackets, colons, ``t``, ``f``.
 
-    Without escapes the quotes pair up in order, so strings are the odd pieces between them.
-    Splitting is memchr-fast; a regex steps through every byte.
+    Outside strings a colon only ever follows a key, a ``t`` only belongs to ``true`` and an
+    ``f`` only to ``false``. Without escapes the quotes pair up in order, so strings are the odd
+    pieces between them (splitting is memchr-fast; a regex steps through every byte).
+    ``bytes.translate`` then keeps the few structural bytes at C speed, and the checks below run
+    on that short string.
     """
-    return None if b"\\" in data else b"".join(data.split(b'"')[::2])
+    text = b"".join(data.split(b'"')[::2]) if b"\\" not in data else _STRING.sub(b"", data)
+    return text.translate(None, _NOT_STRUCTURE)
 
 
-def _count_keys(data: bytes, unquoted: bytes | None) -> int:
-    if unquoted is not None:  # outside strings a colon only ever follows a key
-        return unquoted.count(b":")
-    return _STRING_TOKEN.findall(data).count(b":")  # the group: a colon after keys, else b""
+def _check_depth(structure: bytes) -> None:
+    """400 when arrays and objects nest deeper than ``MAX_JSON_DEPTH``."""
+    if structure.count(b"[") + structure.count(b"{") <= MAX_JSON_DEPTH:
+        return  # too few to nest that deep: spares the running sum on most requests
+    brackets = np.frombuffer(structure.translate(None, b":tf"), dtype=np.uint8)
+    steps = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1)
+    if int(np.cumsum(steps).max()) > MAX_JSON_DEPTH:
+        raise BadRequest(f"malformed JSON: nested too deeply (more than {MAX_JSON_DEPTH} levels "
+                         "of arrays and objects)")
 
 
-def _has_booleans(data: bytes, unquoted: bytes | None) -> bool:
-    if unquoted is not None:  # outside strings, only true holds a "t" and only false an "f"
-        return unquoted.find(b"t") >= 0 or unquoted.find(b"f") >= 0
-    return b"true" in data or b"false" in data  # may also find them in strings: only slower
-
-
-def _mark_booleans_in_arrays(node: Any) -> None:
+def _mark_booleans_in_arrays(node: object) -> None:
     """Replace, in place, every boolean that is an element of an array by a ``JsonBoolean``.
 
     No array of ours holds booleans (features, labels, shapes, layer sizes: numbers or
@@ -197,7 +270,7 @@ def _mark_booleans_in_arrays(node: Any) -> None:
                 _mark_booleans_in_arrays(item)
 
 
-def _count_tree_keys(doc: Any) -> int:
+def _count_tree_keys(doc: object) -> int:
     """Object keys in a decoded document; lists of numbers (or rows of them) are skipped whole.
 
     A skipped list holding an object makes the counts differ, which only sends the body down the
@@ -230,7 +303,7 @@ def _bounded_int(text: str) -> int | float:
     return int(text) if digits < 19 else float(text)
 
 
-def _parse_strict(data: bytes) -> Any:
+def _parse_strict(data: bytes) -> object:
     try:
         return json.loads(data, object_pairs_hook=_no_duplicates, parse_int=_bounded_int,
                           parse_constant=float)

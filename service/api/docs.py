@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import reduce
-from typing import Any
+from typing import Any, TypeVar
 
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema
@@ -29,8 +29,12 @@ def path_params(*names: str) -> list[dict[str, Any]]:
     return [{"in": "path", "name": n, "required": True, **PATH_PARAMS[n]} for n in names]
 
 
+# A view function; the decorators below return it as it was.
+View = TypeVar("View", bound=Callable[..., Any])
+
+
 def body_doc(schema: type[Schema] | dict[str, Any], *content_types: str,
-             description: str | None = None) -> Callable:
+             description: str | None = None) -> Callable[[View], View]:
     """Document a request body the view reads itself (fast JSON, CSV) instead of via webargs."""
     types = content_types or ("application/json",)
     body = {"required": True, "content": {ct: {"schema": schema} for ct in types}}
@@ -39,20 +43,21 @@ def body_doc(schema: type[Schema] | dict[str, Any], *content_types: str,
     return doc_only(Blueprint.doc(requestBody=body))
 
 
-def problems(blp: Blueprint, *codes: int) -> Callable:
+def problems(blp: Blueprint, *codes: int) -> Callable[[View], View]:
     """Document the problem+json error responses a view can give."""
     return doc_only(*[blp.alt_response(code, schema=ProblemSchema, content_type=PROBLEM_JSON,
                                        success=False) for code in codes])
 
 
-def doc_only(*decorators: Callable) -> Callable:
+def doc_only(*decorators: Callable[[Any], Any]) -> Callable[[View], View]:
     """Apply flask-smorest decorators for the docs they record, without their wrappers.
 
     Each wrapper adds a call layer to every request; a view that builds its own ``Response``
     (the prediction routes) needs none of them.
     """
-    def document(func: Callable) -> Callable:
-        func._apidoc = reduce(lambda f, d: d(f), decorators, func)._apidoc
+    def document(func: View) -> View:
+        documented: Any = reduce(lambda f, d: d(f), decorators, func)  # flask-smorest's
+        func.__dict__["_apidoc"] = documented._apidoc  # where it reads the docs from
         return func
 
     return document

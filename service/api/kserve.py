@@ -8,18 +8,16 @@ extension both ways. Bodies are parsed whatever their Content-Type (clients ofte
 
 from __future__ import annotations
 
-import zlib
-
 import orjson
 from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from service.api.body import parse_json, raw_body
+from service.api.body import parse_json, request_body
 from service.api.docs import body_doc
 from service.api.problems import register_protocol_errors
 from service.api.protocol import error_response, errors, json_response
-from service.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from service.errors import BadRequest
 from service.handlers import kserve
 from service.handlers.tensors import HEADER_LENGTH, NUMERIC, split_body
 from service.names import FLOAT32_MAX
@@ -182,27 +180,6 @@ def model_ready(name: str, version: str | None = None) -> Response:
     return json_response(body, 200 if body["ready"] else 503)
 
 
-def _decoded(body: bytes) -> bytes:
-    encoding = request.headers.get("Content-Encoding", "").strip().lower()
-    if encoding in ("", "identity"):
-        return body
-    if encoding not in ("gzip", "deflate"):
-        raise UnsupportedMediaType(f"Content-Encoding {encoding[:32]!r} is not supported; "
-                                   "send gzip, deflate or an uncompressed body")
-    limit = get_runtime().settings.max_body_bytes
-    inflater = zlib.decompressobj(31 if encoding == "gzip" else 15)
-    try:
-        data = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise BadRequest(f"the body is not valid {encoding} data: {exc}") from None
-    if len(data) > limit or inflater.unconsumed_tail:
-        raise PayloadTooLarge(f"the decompressed body exceeds the limit of {limit} bytes "
-                              "(NNSERVE_MAX_BODY_MB)")
-    if not inflater.eof:
-        raise BadRequest(f"the {encoding} body is truncated")
-    return data
-
-
 @blp.route(f"{_MODEL}/infer", methods=["POST"], endpoint="model_infer")
 @blp.route(f"{_VERSION}/infer", methods=["POST"], endpoint="version_infer")
 @body_doc(KSERVE_INFER_REQUEST, "application/json", "application/octet-stream",
@@ -218,7 +195,7 @@ def infer(name: str, version: str | None = None) -> Response:
     A body may be compressed (``Content-Encoding: gzip`` or ``deflate``, as Triton's clients
     offer); the size limit holds for the decompressed body too.
     """
-    header, binary = split_body(_decoded(raw_body()), request.headers.get(HEADER_LENGTH))
+    header, binary = split_body(request_body(), request.headers.get(HEADER_LENGTH))
     doc = parse_json(header)
     if not isinstance(doc, dict):
         raise BadRequest("the inference request must be a JSON object")

@@ -23,7 +23,7 @@ _alias_request = AliasRequestSchema()
 
 @blp.route("/models", methods=["GET"])
 @blp.response(200, ModelListSchema)
-def list_models() -> dict:
+def list_models() -> dict[str, object]:
     """Every model with its versions, aliases and latest version."""
     store = get_runtime().store
     return {"models": [store.summary(name) for name in store.list_models()]}
@@ -33,7 +33,7 @@ def list_models() -> dict:
            parameters=path_params("name"))
 @blp.response(200, ModelSummarySchema)
 @problems(blp, 404, 422)
-def get_model(name: str) -> dict:
+def get_model(name: str) -> dict[str, object]:
     """One model: versions, aliases, latest."""
     validate_model_name(name)
     return get_runtime().store.summary(name)
@@ -43,7 +43,7 @@ def get_model(name: str) -> dict:
            parameters=path_params("name", "version"))
 @blp.response(200, VersionMetaSchema)
 @problems(blp, 404, 422)
-def get_version(name: str, version: str) -> dict:
+def get_version(name: str, version: str) -> dict[str, object]:
     """Metadata of one version: params, classes, metrics, history, dataset and artifact hashes."""
     return get_runtime().store.meta(name, parse_version(version))
 
@@ -77,8 +77,8 @@ def get_artifact(name: str, version: str) -> Response:
            parameters=path_params("name", "alias"))
 @body_doc(AliasRequestSchema)
 @blp.response(200, AliasSchema)
-@problems(blp, 400, 404, 422)
-def put_alias(name: str, alias: str) -> dict:
+@problems(blp, 400, 404, 413, 415, 422)
+def put_alias(name: str, alias: str) -> dict[str, object]:
     """Point an alias (e.g. ``production``) at a version; ``latest`` moves on by itself."""
     validate_model_name(name)
     validate_alias(alias)

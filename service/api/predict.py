@@ -19,7 +19,7 @@ _predict_request = PredictRequestSchema()
 @blp.route("/predict", methods=["POST"])
 @body_doc(PredictRequestSchema)
 @doc_only(blp.response(200, PredictResponseSchema))
-@problems(blp, 400, 404, 413, 422)
+@problems(blp, 400, 404, 413, 415, 422)
 def post_predict() -> Response:
     """Predict class probabilities for rows of features.
 

@@ -8,10 +8,11 @@ internals. The TF Serving and KServe blueprints map errors to ``{"error": ...}``
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import orjson
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from service.api.body import flatten_messages
 from service.errors import ServiceError, from_infrastructure
@@ -21,10 +22,11 @@ log = logging.getLogger("nnserve.errors")
 PROBLEM_JSON = "application/problem+json"
 
 # Blueprints registered here answer errors in their own protocol's shape.
-_protocol_renderers: dict[str, callable] = {}
+Renderer = Callable[[ServiceError], Response]
+_protocol_renderers: dict[str, Renderer] = {}
 
 
-def register_protocol_errors(url_prefix: str, render) -> None:
+def register_protocol_errors(url_prefix: str, render: Renderer) -> None:
     """Let a protocol blueprint mounted at ``url_prefix`` render its own error bodies.
 
     ``render(error: ServiceError) -> Response``.
@@ -57,7 +59,7 @@ def _from_http(exc: HTTPException) -> ServiceError:
             flat.update(flatten_messages(location_messages))
         error.errors = flat
         error.detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in flat.items())
-    if exc.code == 405 and exc.valid_methods:
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         error.headers = {"Allow": ", ".join(exc.valid_methods)}
     return error
 

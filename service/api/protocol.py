@@ -15,6 +15,7 @@ from flask import Response
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from service.api.docs import View
 from service.errors import ServiceError
 
 
@@ -36,7 +37,7 @@ def error_response(error: ServiceError) -> Response:
     return resp
 
 
-def errors(blp: Blueprint, *codes: int) -> Callable:
+def errors(blp: Blueprint, *codes: int) -> Callable[[View], View]:
     """Document ``{"error": ...}`` responses of a view of ``blp``."""
     decorators = [blp.alt_response(code, schema=ProtocolErrorSchema,
                                    content_type="application/json", success=False)

@@ -103,13 +103,14 @@ class JobErrorSchema(Schema):
     message = fields.String()
 
 
-class JobSchema(Schema):
+class JobSummarySchema(Schema):
+    """A job as ``GET /jobs`` lists it: the record without its per-epoch history."""
+
     job_id = fields.String(required=True)
     model = fields.String(required=True)
     status = fields.String(required=True, validate=validate.OneOf(
         ["queued", "running", "succeeded", "failed", "cancelled"]))
     progress = fields.Nested(ProgressSchema, allow_none=True)
-    history = fields.List(fields.Dict(), allow_none=True)
     model_version = fields.Integer(allow_none=True)
     error = fields.Nested(JobErrorSchema, allow_none=True)
     params = fields.Dict(allow_none=True)
@@ -124,6 +125,12 @@ class JobSchema(Schema):
     heartbeat_at = fields.String(allow_none=True)
 
 
+class JobSchema(JobSummarySchema):
+    """The full job record: its summary and the history, one entry per epoch."""
+
+    history = fields.List(fields.Dict(), allow_none=True)
+
+
 class JobListQuerySchema(Schema):
     model = fields.String(validate=_NAME)
     status = fields.String(validate=validate.OneOf(
@@ -133,7 +140,7 @@ class JobListQuerySchema(Schema):
 
 
 class JobListSchema(Schema):
-    jobs = fields.List(fields.Nested(JobSchema))
+    jobs = fields.List(fields.Nested(JobSummarySchema))
     total = fields.Integer()
     limit = fields.Integer()
     offset = fields.Integer()

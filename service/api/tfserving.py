@@ -14,7 +14,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from werkzeug.routing import BaseConverter
 
-from service.api.body import parse_json, raw_body
+from service.api.body import parse_json, request_body
 from service.api.docs import body_doc, path_params
 from service.api.problems import register_protocol_errors
 from service.api.protocol import error_response, errors, json_response
@@ -131,7 +131,7 @@ register_protocol_errors("/v1/", error_response)
 
 
 def _body() -> dict[str, Any]:
-    doc = parse_json(raw_body())
+    doc = parse_json(request_body())
     if not isinstance(doc, dict):
         raise BadRequest("the request body must be a JSON object")
     return doc
@@ -185,7 +185,7 @@ def model_metadata(name: str, version: str | None = None,
            parameters=_LABEL_PARAMS)
 @body_doc(TF_PREDICT_REQUEST)
 @blp.response(200, TFPredictResponseSchema)
-@errors(blp, 400, 404, 413)
+@errors(blp, 400, 404, 413, 415)
 def predict(name: str, version: str | None = None, label: str | None = None) -> Response:
     """Class probabilities per row: instances → predictions, inputs → outputs."""
     runtime = get_runtime()
@@ -201,7 +201,7 @@ def predict(name: str, version: str | None = None, label: str | None = None) -> 
            parameters=_LABEL_PARAMS)
 @body_doc(TF_CLASSIFY_REQUEST)
 @blp.response(200, TFClassifyResponseSchema)
-@errors(blp, 400, 404, 413)
+@errors(blp, 400, 404, 413, 415)
 def classify(name: str, version: str | None = None, label: str | None = None) -> Response:
     """Every class label with its score, per example."""
     runtime = get_runtime()

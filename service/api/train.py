@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 
 import numpy as np
 from flask import request
 from flask_smorest import Blueprint
 
-from service.api.body import load, parse_csv, parse_json, raw_body
+from service.api.body import is_json, load, parse_csv, parse_json, request_body
 from service.api.docs import body_doc, problems
 from service.api.schemas import (
     JobListQuerySchema,
@@ -35,20 +36,20 @@ _INT_LABEL = re.compile(r"^-?\d{1,18}$")
 @blp.alt_response(200, schema=JobSchema, description="Replay of an Idempotency-Key",
                   success=True)
 @problems(blp, 400, 404, 413, 415, 422, 429)
-def post_train() -> tuple[dict, int, dict]:
+def post_train() -> tuple[dict[str, object], int, dict[str, object]]:
     """Queue a training job; a new model version appears when it succeeds."""
     runtime = get_runtime()
     mimetype = request.mimetype or "application/json"
     if mimetype in ("text/csv", "application/csv"):
         args = load(_train_query, request.args.to_dict())
-        body = raw_body()
+        body = request_body()
         names, cells, labels = parse_csv(body, args["label_column"])
         X = _csv_numbers(cells, names)
         y = [int(v) for v in labels] if all(map(_INT_LABEL.match, labels)) else labels
         model, params, feature_names = args["model"], {}, names
         fingerprint = hashlib.sha256(request.query_string + b"\0" + body).hexdigest()
-    elif mimetype == "application/json" or mimetype.endswith("+json"):
-        body = raw_body()
+    elif is_json(mimetype):
+        body = request_body()
         doc = parse_json(body)
         if not isinstance(doc, dict):
             raise BadRequest("request body must be a JSON object")
@@ -69,8 +70,9 @@ def post_train() -> tuple[dict, int, dict]:
 @blp.arguments(JobListQuerySchema, location="query")
 @blp.response(200, JobListSchema)
 @problems(blp, 422)
-def list_jobs(query: dict) -> dict:
-    """Jobs, newest first, optionally filtered by model and status."""
+def list_jobs(query: dict[str, Any]) -> dict[str, object]:
+    """Job summaries (without history), newest first, optionally filtered by model and
+    status; ``GET /jobs/<id>`` has the full record."""
     jobs, total = get_runtime().jobs.list(
         model=query.get("model"), status=query.get("status"),
         limit=query["limit"], offset=query["offset"])
@@ -80,7 +82,7 @@ def list_jobs(query: dict) -> dict:
 @blp.route("/jobs/<job_id>", methods=["GET"])
 @blp.response(200, JobSchema)
 @problems(blp, 404)
-def get_job(job_id: str) -> dict:
+def get_job(job_id: str) -> dict[str, object]:
     """One job: status, progress per epoch, the version it made or why it failed."""
     return get_runtime().jobs.get(job_id)
 
@@ -90,7 +92,7 @@ def get_job(job_id: str) -> dict:
 @blp.alt_response(202, schema=JobSchema, success=True,
                   description="Cancel requested; the running job stops within one epoch")
 @problems(blp, 404, 409)
-def cancel_job(job_id: str) -> tuple[dict, int]:
+def cancel_job(job_id: str) -> tuple[dict[str, object], int]:
     """Cancel a queued or running job."""
     job, done = get_runtime().jobs.cancel(job_id)
     return job, 200 if done else 202

@@ -44,7 +44,9 @@ def read_rows(rows: list | np.ndarray, settings: Settings, field: str = "instanc
     -------
     ndarray of shape (n_rows, n_features), float32, finite.
     """
-    limits = {"max_rows": settings.max_rows, "max_features": settings.max_features}
+    # float64, so the model centres the rows before anything is rounded to its float32
+    limits = {"max_rows": settings.max_rows, "max_features": settings.max_features,
+              "dtype": np.float64}
     if isinstance(rows, np.ndarray):
         return check_matrix(rows, field, **limits)
     return as_matrix(rows, field, **limits)

@@ -1,8 +1,6 @@
-"""The Huey queue and the job store for a ``Settings``: SQLite files in the store, or Redis.
-
-``Settings.queue`` selects both: ``sqlite`` → ``SqliteHuey(<store>/queue.sqlite3)`` and
-``SqliteJobStore(<store>/jobs.sqlite3)``; a redis URL → ``RedisHuey`` and ``RedisJobStore`` on
-that server. ``namespace`` keeps several deployments (or test runs) apart on one Redis.
+"""The Huey queue for a ``Settings``: ``SqliteHuey(<store>/queue.sqlite3)`` when
+``NNSERVE_QUEUE`` is ``sqlite``, ``RedisHuey`` on that server when it is a redis URL (the job
+store, ``service.jobs.stores``, follows the same setting and namespace).
 A queue message is the ``train`` task with one argument, the job id, and the job id is also the
 Huey task id (so a queued job can be revoked by id).
 """
@@ -15,20 +13,10 @@ from huey import Huey, RedisHuey, SqliteHuey
 from huey.api import TaskWrapper
 
 from service.config import Settings
-from service.jobs.records import JobStore
-from service.jobs.redis_store import RedisJobStore
-from service.jobs.sqlite_store import SqliteJobStore
+from service.jobs.stores import DEFAULT_NAMESPACE
+from service.jobs.task import run_job
 
-DEFAULT_NAMESPACE = "nnserve"
 _TASKS: weakref.WeakKeyDictionary[Huey, TaskWrapper] = weakref.WeakKeyDictionary()
-
-
-def make_job_store(settings: Settings, *, namespace: str = DEFAULT_NAMESPACE) -> JobStore:
-    if settings.uses_redis:
-        return RedisJobStore(settings.queue, prefix=f"{namespace}:",
-                             idempotency_ttl=settings.idempotency_ttl)
-    return SqliteJobStore(settings.store / "jobs.sqlite3",
-                          idempotency_ttl=settings.idempotency_ttl)
 
 
 def make_huey(settings: Settings, *, namespace: str = DEFAULT_NAMESPACE) -> Huey:
@@ -43,8 +31,6 @@ def make_huey(settings: Settings, *, namespace: str = DEFAULT_NAMESPACE) -> Huey
         raise ValueError(f"NNSERVE_QUEUE={settings.queue!r}: expected 'sqlite' or a redis:// URL")
 
     def train(job_id: str) -> None:
-        from service.jobs.task import run_job
-
         run_job(settings, job_id, namespace=namespace)
 
     _TASKS[huey] = huey.task(name="train")(train)

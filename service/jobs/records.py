@@ -8,9 +8,14 @@ A job record is a JSON object and is what ``GET /jobs/<id>`` returns::
      "attempts", "worker", "created_at", "started_at", "finished_at", "updated_at",
      "heartbeat_at"}
 
-Timestamps are ISO-8601 UTC strings (or None). The stores own them: ``updated_at`` on every
-write, ``started_at``/``heartbeat_at`` on entering ``running``, ``finished_at`` on entering a
-final state, ``heartbeat_at`` on ``heartbeat``.
+Timestamps are ISO-8601 UTC strings (or None). The stores own them, on their own clock (Redis
+``TIME``, SQLite's ``now``), so heartbeats from hosts whose clocks disagree compare fairly:
+``updated_at`` on every write, ``started_at``/``heartbeat_at`` on entering ``running``,
+``finished_at`` on entering a final state, ``heartbeat_at`` on ``heartbeat``.
+
+``history`` is kept one entry per epoch: a ``history`` passed to ``update`` or ``transition``
+adds (or replaces) those epochs, so a progress write costs the entries it adds. ``list`` and
+``stale_running`` return summaries, records without ``history``; ``get`` the full record.
 """
 
 from __future__ import annotations
@@ -127,11 +132,11 @@ class JobStore(Protocol):
         """
 
     def get(self, job_id: str) -> dict[str, Any]:
-        """The record; ``NotFound`` "job X" when absent."""
+        """The full record, history included; ``NotFound`` "job X" when absent."""
 
     def list(self, model: str | None = None, status: str | None = None, limit: int = 50,
              offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-        """A page of records newest first, and the total matching."""
+        """A page of summaries (records without history) newest first, and the total matching."""
 
     def transition(self, job_id: str, from_states: tuple[str, ...] | list[str], to_state: str,
                    **fields: Any) -> bool:
@@ -139,7 +144,8 @@ class JobStore(Protocol):
         of ``from_states``. False when it is not (or the job does not exist)."""
 
     def update(self, job_id: str, **fields: Any) -> bool:
-        """Write ``fields`` (progress, history...) whatever the status; False if absent."""
+        """Write ``fields`` (progress, new history entries...) whatever the status; False if
+        absent."""
 
     def heartbeat(self, job_id: str, worker_id: str) -> bool:
         """Stamp ``heartbeat_at`` if the job is running on ``worker_id``; False otherwise."""
@@ -151,13 +157,17 @@ class JobStore(Protocol):
         """Queued plus running jobs of ``model``."""
 
     def stale_running(self, older_than_s: float) -> list[dict[str, Any]]:
-        """Running jobs whose last heartbeat is more than ``older_than_s`` seconds old."""
+        """Running jobs (summaries) whose last heartbeat is more than ``older_than_s`` seconds
+        old by the store's clock."""
 
     def idempotency(self, key: str) -> IdempotencyRecord | None:
         """The live (not expired) record of an Idempotency-Key."""
 
     def ping(self) -> None:
         """Raise if the backend is unreachable."""
+
+    def now(self) -> float:
+        """The store's clock, in seconds since the epoch: the one every heartbeat age uses."""
 
     def close(self) -> None:
         """Release this thread's connection (the next call opens a new one)."""

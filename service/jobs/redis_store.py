@@ -8,17 +8,19 @@ Keys (``p`` is the prefix, default ``nnserve:``):
   ids scored by creation time (listing newest first, counting active jobs: ``create`` counts
   ``idx:ms:<m>:queued`` and ``:running`` in its script, so the per-model limit is exact);
 - ``p idx:hb`` sorted set of running ids scored by their last heartbeat;
+- ``p hist:<id>`` hash of the job's history: epoch → entry (JSON), so a progress write costs
+  the entries it adds, not the epochs so far;
 - ``p idem:<key>`` string ``{"job_id", "body_sha256", "created_at"}`` with the TTL.
 
 Every multi-key change is one Lua script, so it is atomic; ``transition`` is a compare-and-set
-on ``status``. redis-py's pool reconnects after a fork by itself.
+on ``status``. Timestamps are Redis's ``TIME``: heartbeats stamped by workers on different hosts
+are compared on one clock. redis-py's pool reconnects after a fork by itself.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -88,6 +90,8 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
 
+_HISTORY_FIELD = "history"
+
 _HEARTBEAT = """
 -- KEYS: job, idx:hb; ARGV: id, worker json, now, heartbeat_at json
 if redis.call('HGET', KEYS[1], 'status') ~= '"running"' then return 0 end
@@ -128,15 +132,24 @@ class RedisJobStore:
     def close(self) -> None:
         """Nothing per thread: the pool is shared."""
 
+    def now(self) -> float:
+        seconds, micros = cast(tuple[int, int], self.redis.time())  # sync client
+        return seconds + micros / 1e6
+
     @staticmethod
     def _decode(raw: dict[str, str]) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in raw.items() if not k.startswith("_")}
+
+    def _append_history(self, pipe: Any, job_id: str, entries: list[dict[str, Any]]) -> None:
+        if entries:
+            pipe.hset(self._key("hist", job_id),
+                      mapping={str(int(e["epoch"])): json.dumps(e) for e in entries})
 
     # -- records -------------------------------------------------------------------------------
     def create(self, job: dict[str, Any], *, idempotency_key: str | None = None,
                body_sha256: str | None = None,
                max_active: int | None = None) -> IdempotencyRecord | None:
-        now = time.time()
+        now = self.now()
         job_id, model, status = job["job_id"], job["model"], job["status"]
         keys = [self._job(job_id), self._key("idx", "all"), self._key("idx", "model", model),
                 self._key("idx", "status", status), self._key("idx", "ms", model, status),
@@ -161,16 +174,27 @@ class RedisJobStore:
         return IdempotencyRecord(rec["job_id"], rec["body_sha256"], rec["created_at"])
 
     def get(self, job_id: str) -> dict[str, Any]:
-        raw = self.redis.hgetall(self._job(job_id))
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(self._job(job_id))
+        pipe.hgetall(self._key("hist", job_id))
+        raw, hist = pipe.execute()
         if not raw:
             raise NotFound(f"job {job_id} not found")
-        return self._decode(raw)
+        job = self._decode(raw)
+        if hist:
+            job["history"] = [json.loads(hist[k]) for k in sorted(hist, key=int)]
+        job.setdefault("history", [])
+        return job
 
     def _get_many(self, ids: list[str]) -> list[dict[str, Any]]:
+        """Summaries: the records without their history."""
         pipe = self.redis.pipeline(transaction=False)
         for job_id in ids:
             pipe.hgetall(self._job(job_id))
-        return [self._decode(raw) for raw in pipe.execute() if raw]
+        jobs = [self._decode(raw) for raw in pipe.execute() if raw]
+        for job in jobs:
+            job.pop(_HISTORY_FIELD, None)
+        return jobs
 
     def list(self, model: str | None = None, status: str | None = None, limit: int = 50,
              offset: int = 0) -> tuple[list[dict[str, Any]], int]:
@@ -191,19 +215,31 @@ class RedisJobStore:
     def transition(self, job_id: str, from_states: tuple[str, ...] | list[str], to_state: str,
                    **fields: Any) -> bool:
         from_states = tuple(from_states)
-        now = time.time()
+        entries = fields.pop(_HISTORY_FIELD, None) or []
+        now = self.now()
         changes = transition_fields(from_states, to_state, fields, now)
         beat = parse_iso(changes.get("heartbeat_at")) or now
         args = [self.prefix, job_id, to_state, repr(beat), len(from_states), *from_states,
                 *_pairs(changes)]
+        if entries and self.redis.exists(self._job(job_id)):
+            pipe = self.redis.pipeline(transaction=False)
+            self._append_history(pipe, job_id, entries)
+            pipe.execute()
         return self._transition(keys=[self._job(job_id)], args=args) == 1
 
     def update(self, job_id: str, **fields: Any) -> bool:
-        changes = update_fields(fields, time.time())
-        return self._update(keys=[self._job(job_id)], args=_pairs(changes)) == 1
+        entries = fields.pop(_HISTORY_FIELD, None) or []
+        changes = update_fields(fields, self.now())
+        pipe = self.redis.pipeline(transaction=True)
+        self._update(keys=[self._job(job_id)], args=_pairs(changes), client=pipe)
+        self._append_history(pipe, job_id, entries)
+        written = pipe.execute()[0] == 1
+        if not written and entries:  # no such job: leave no orphaned history behind
+            self.redis.delete(self._key("hist", job_id))
+        return written
 
     def heartbeat(self, job_id: str, worker_id: str) -> bool:
-        now = time.time()
+        now = self.now()
         keys = [self._job(job_id), self._key("idx", "hb")]
         args = [job_id, json.dumps(worker_id), repr(now), json.dumps(iso(now))]
         return self._heartbeat(keys=keys, args=args) == 1
@@ -219,7 +255,7 @@ class RedisJobStore:
         return sum(pipe.execute())
 
     def stale_running(self, older_than_s: float) -> list[dict[str, Any]]:
-        cutoff = time.time() - older_than_s
+        cutoff = self.now() - older_than_s
         ids = self.redis.zrangebyscore(self._key("idx", "hb"), "-inf",
                                        "+inf" if cutoff == float("inf") else f"({cutoff!r}")
         return [job for job in self._get_many(ids) if job.get("status") == "running"]

@@ -5,6 +5,9 @@ and a SQLite connection must never be used on both sides of a fork. Connections 
 inherited from its parent stay referenced (never closed, never garbage-collected) so the child
 cannot disturb the parent's locks. Read-modify-write operations run in ``BEGIN IMMEDIATE``
 transactions, which makes ``transition`` a true compare-and-set across processes.
+
+A job's history lives in its own table, one row per epoch, so a progress write costs the
+entries it adds, not the epochs so far. Timestamps come from SQLite's own clock.
 """
 
 from __future__ import annotations
@@ -42,7 +45,12 @@ CREATE TABLE IF NOT EXISTS idempotency (
     key TEXT PRIMARY KEY, job_id TEXT NOT NULL, body_sha256 TEXT NOT NULL,
     created_ts REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_ts);
+CREATE TABLE IF NOT EXISTS history (
+    job_id TEXT NOT NULL, epoch INTEGER NOT NULL, doc TEXT NOT NULL,
+    PRIMARY KEY (job_id, epoch)) WITHOUT ROWID;
 """
+_NOW = "((julianday('now') - 2440587.5) * 86400.0)"  # seconds since the epoch
+
 
 
 class SqliteJobStore:
@@ -97,12 +105,21 @@ class SqliteJobStore:
             raise
         conn.execute("COMMIT")
 
+    def now(self) -> float:
+        return self._conn().execute(f"SELECT {_NOW}").fetchone()[0]
+
+    @staticmethod
+    def _append_history(conn: sqlite3.Connection, job_id: str,
+                        entries: list[dict[str, Any]]) -> None:
+        conn.executemany("INSERT OR REPLACE INTO history VALUES (?, ?, ?)",
+                         [(job_id, int(e["epoch"]), json.dumps(e)) for e in entries])
+
     # -- records -------------------------------------------------------------------------------
     def create(self, job: dict[str, Any], *, idempotency_key: str | None = None,
                body_sha256: str | None = None,
                max_active: int | None = None) -> IdempotencyRecord | None:
-        now = time.time()
         with self._tx() as conn:  # BEGIN IMMEDIATE: the count below holds until COMMIT
+            now = conn.execute(f"SELECT {_NOW}").fetchone()[0]
             if idempotency_key is not None:
                 conn.execute("DELETE FROM idempotency WHERE created_ts < ?",
                              (now - self.idempotency_ttl,))
@@ -125,10 +142,21 @@ class SqliteJobStore:
         return None
 
     def get(self, job_id: str) -> dict[str, Any]:
-        row = self._conn().execute("SELECT doc FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        conn = self._conn()
+        conn.execute("BEGIN")  # the record and its history as of one moment
+        try:
+            row = conn.execute("SELECT doc FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+            hist = conn.execute("SELECT doc FROM history WHERE job_id = ? ORDER BY epoch",
+                                (job_id,)).fetchall()
+        finally:
+            conn.execute("COMMIT")
         if row is None:
             raise NotFound(f"job {job_id} not found")
-        return json.loads(row[0])
+        job = json.loads(row[0])
+        if hist:
+            job["history"] = [json.loads(h[0]) for h in hist]
+        job.setdefault("history", [])
+        return job
 
     def list(self, model: str | None = None, status: str | None = None, limit: int = 50,
              offset: int = 0) -> tuple[list[dict[str, Any]], int]:
@@ -144,18 +172,20 @@ class SqliteJobStore:
         total = conn.execute(f"SELECT count(*) FROM jobs {clause}", args).fetchone()[0]
         rows = conn.execute(f"SELECT doc FROM jobs {clause} ORDER BY created_ts DESC, rowid DESC "
                             "LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
-        return [json.loads(r[0]) for r in rows], total
+        return [_summary(r[0]) for r in rows], total
 
     def transition(self, job_id: str, from_states: tuple[str, ...] | list[str], to_state: str,
                    **fields: Any) -> bool:
         from_states = tuple(from_states)
-        now = time.time()
-        changes = transition_fields(from_states, to_state, fields, now)
+        entries = fields.pop("history", None) or []
         with self._tx() as conn:
+            now = conn.execute(f"SELECT {_NOW}").fetchone()[0]
+            changes = transition_fields(from_states, to_state, fields, now)
             row = conn.execute("SELECT status, hb_ts, doc FROM jobs WHERE job_id = ?",
                                (job_id,)).fetchone()
             if row is None or row[0] not in from_states:
                 return False
+            self._append_history(conn, job_id, entries)
             doc = {**json.loads(row[2]), **changes}
             hb_ts = parse_iso(doc.get("heartbeat_at")) if to_state == RUNNING else None
             conn.execute("UPDATE jobs SET status = ?, worker = ?, hb_ts = ?, doc = ? "
@@ -164,18 +194,20 @@ class SqliteJobStore:
         return True
 
     def update(self, job_id: str, **fields: Any) -> bool:
-        changes = update_fields(fields, time.time())
+        entries = fields.pop("history", None) or []
         with self._tx() as conn:
+            changes = update_fields(fields, conn.execute(f"SELECT {_NOW}").fetchone()[0])
             row = conn.execute("SELECT doc FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
             if row is None:
                 return False
+            self._append_history(conn, job_id, entries)
             doc = {**json.loads(row[0]), **changes}
             conn.execute("UPDATE jobs SET worker = ?, doc = ? WHERE job_id = ?",
                          (doc.get("worker"), json.dumps(doc), job_id))
         return True
 
     def heartbeat(self, job_id: str, worker_id: str) -> bool:
-        now = time.time()
+        now = self.now()
         cur = self._conn().execute(
             "UPDATE jobs SET hb_ts = ?, doc = json_set(doc, '$.heartbeat_at', ?) "
             "WHERE job_id = ? AND status = ? AND worker = ?",
@@ -195,16 +227,23 @@ class SqliteJobStore:
 
     def stale_running(self, older_than_s: float) -> list[dict[str, Any]]:
         rows = self._conn().execute(
-            "SELECT doc FROM jobs WHERE status = ? AND (hb_ts IS NULL OR hb_ts < ?) "
-            "ORDER BY created_ts", (RUNNING, time.time() - older_than_s)).fetchall()
-        return [json.loads(r[0]) for r in rows]
+            f"SELECT doc FROM jobs WHERE status = ? AND (hb_ts IS NULL OR hb_ts < {_NOW} - ?) "
+            "ORDER BY created_ts", (RUNNING, older_than_s)).fetchall()
+        return [_summary(r[0]) for r in rows]
 
     def idempotency(self, key: str) -> IdempotencyRecord | None:
         row = self._conn().execute(
             "SELECT job_id, body_sha256, created_ts FROM idempotency "
-            "WHERE key = ? AND created_ts >= ?", (key, time.time() - self.idempotency_ttl)
+            f"WHERE key = ? AND created_ts >= {_NOW} - ?", (key, self.idempotency_ttl)
         ).fetchone()
         return None if row is None else IdempotencyRecord(*row)
 
     def ping(self) -> None:
         self._conn().execute("SELECT count(*) FROM jobs WHERE 0").fetchone()
+
+
+def _summary(doc: str) -> dict[str, Any]:
+    """A record without its history (records written before the history table kept it)."""
+    job = json.loads(doc)
+    job.pop("history", None)
+    return job

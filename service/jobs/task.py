@@ -1,58 +1,54 @@
 """The training task a worker process runs for one job id.
 
 1. ``queued → running`` by compare-and-set (anything else — cancelled, already taken — skips).
-2. Load ``<store>/datasets/<id>.npz``, build ``MLPClassifier(**params)`` and ``fit`` it with a
-   per-epoch callback that records progress and history (written at most every
-   ``FLUSH_INTERVAL`` seconds, and always at the end) and stops training when cancellation was
-   requested (read every epoch, or every ``CANCEL_POLL`` seconds when epochs are shorter, so a
-   store round trip never dominates a tiny epoch), ``job_timeout`` is exceeded, the worker is
-   shutting down, or the heartbeat found the job taken away (reaped).
-3. On success publish the artifact and meta to the model store, then ``running → succeeded``
-   with the version. Otherwise end ``cancelled`` or ``failed`` with ``{type, message}``:
-   ``timeout``, ``invalid_data`` (the engine's ValueError), ``dataset_error``, ``store_error``
-   (OSError/ServiceError while publishing, e.g. ENOSPC or EROFS), ``worker_shutdown``,
-   ``internal_error``. The dataset file is removed once loaded (a job is never retried), and
-   in every case before the job ends.
+2. Load ``<store>/datasets/<id>.npz``, build ``MLPClassifier(**params)`` and ``fit`` it. Each
+   epoch goes to a ``ProgressWriter`` (``service.jobs.reporting``), which writes progress and
+   the new history entries every ``FLUSH_INTERVAL`` seconds, retries through store outages and
+   polls for a cancel request; training itself never waits on the store. Training stops when
+   cancellation was requested, ``job_timeout`` is exceeded (an alarm, mid-batch if need be), the
+   worker is shutting down, or the heartbeat found the job taken away (reaped).
+3. On success publish the artifact and meta (with the full history) to the model store. The
+   publish commits by the compare-and-set ``running → succeeded`` with the version, taken after
+   the version is written and before it becomes visible: a job reaped meanwhile leaves no
+   version, and a version appears only once its record says succeeded (a worker killed between
+   the two has its version put in place by the next reaper pass, ``finish_publishes``; a rename
+   that fails turns the record to failed). Otherwise end ``cancelled``
+   or ``failed`` with ``{type, message}``: ``timeout``, ``invalid_data`` (the engine's
+   ValueError), ``dataset_error``, ``store_error`` (OSError/ServiceError while publishing, e.g.
+   ENOSPC or EROFS), ``worker_shutdown``, ``internal_error``. Messages name files relative to
+   the store. The final transition is retried until the job store takes it. The dataset file is
+   removed once loaded (a job is never retried), and in every case before the job ends.
 
 A heartbeat thread stamps ``heartbeat_at`` every ``heartbeat_interval`` seconds while the job
 runs, so a long epoch does not look dead. SIGTERM (sent by the consumer on shutdown) sets a
 shutdown flag; while ``fit`` runs it also interrupts it at once (KeyboardInterrupt), but never
-inside a store write or the publish.
+inside the publish.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import os
-import signal
 import socket
-import threading
 import time
-from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from models import MLPClassifier
 from service.config import Settings
 from service.errors import ServiceError
 from service.jobs.datasets import dataset_path, load_dataset, remove_dataset
-from service.jobs.events import job_ended
-from service.jobs.queue import make_job_store
-from service.jobs.records import (
-    CANCELLED,
-    FAILED,
-    QUEUED,
-    RUNNING,
-    SUCCEEDED,
-    JobStore,
-    error,
-)
-from service.store import ModelStore
+from service.jobs.interrupts import JobTimedOut, TaskInterrupts
+from service.jobs.liveness import Heartbeat
+from service.jobs.records import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, JobStore, error
+from service.jobs.reporting import ProgressWriter, record_end, report_end, retrying
+from service.jobs.stores import DEFAULT_NAMESPACE, make_job_store
+from service.store import ModelStore, PublishWithdrawn
 
 log = logging.getLogger("nnserve.jobs")
 FLUSH_INTERVAL = 0.2  # seconds between progress writes
-CANCEL_POLL = 0.02  # seconds between cancel_requested reads: every epoch unless epochs are tiny
+RECORD_PATIENCE = 600.0  # seconds a final state is retried while the job store is down
 _STOP_ERRORS = {
     "timeout": "training exceeded job_timeout ({timeout:g} s) after {epoch} epochs",
     "shutdown": "the worker was shut down while the job was running (after {epoch} epochs)",
@@ -61,128 +57,68 @@ _STOP_ERRORS = {
 _STOP_TYPES = {"timeout": "timeout", "shutdown": "worker_shutdown", "lost": "worker_lost"}
 
 
-class WorkerShutdown(KeyboardInterrupt):
-    """Raised inside ``fit`` by SIGTERM; Huey treats it as an interrupted task."""
-
-
 def worker_id() -> str:
     """``host:parent_pid:pid`` — the consumer (parent) can find its own workers' jobs."""
     return f"{socket.gethostname()}:{os.getppid()}:{os.getpid()}"
 
 
-class ShutdownGuard:
-    """SIGTERM handler for the duration of one task (main thread only)."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._interruptible = False
-        self._previous: Any = None
-
-    def __enter__(self) -> ShutdownGuard:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGTERM, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
-
-    def _handle(self, signum: int, frame: object) -> None:
-        first, self.requested = not self.requested, True
-        if first and self._interruptible:
-            raise WorkerShutdown
-
-    @contextlib.contextmanager
-    def interruptible(self, on: bool = True) -> Iterator[None]:
-        previous, self._interruptible = self._interruptible, on
-        try:
-            if on and self.requested:
-                raise WorkerShutdown
-            yield
-        finally:
-            self._interruptible = previous
-
-
-class Heartbeat(threading.Thread):
-    """Stamps the job's heartbeat every ``interval`` s; ``lost`` once the store refuses."""
-
-    def __init__(self, job_store: JobStore, job_id: str, worker: str, interval: float) -> None:
-        super().__init__(name=f"heartbeat-{job_id}", daemon=True)
-        self.job_store, self.job_id, self.worker = job_store, job_id, worker
-        self.interval = interval
-        self.lost = False
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        try:
-            while not self._stop_event.wait(self.interval):
-                try:
-                    if not self.job_store.heartbeat(self.job_id, self.worker):
-                        self.lost = True
-                        return
-                except Exception:
-                    log.warning("heartbeat of job %s failed", self.job_id, exc_info=True)
-        finally:
-            self.job_store.close()
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join(timeout=5)
-
-
-def run_job(settings: Settings, job_id: str, *, namespace: str = "nnserve") -> None:
+def run_job(settings: Settings, job_id: str, *, namespace: str = DEFAULT_NAMESPACE) -> None:
     """Run one job to its end (the body of the Huey task)."""
     job_store = make_job_store(settings, namespace=namespace)
     try:
-        with ShutdownGuard() as guard:
-            _run(settings, job_store, job_id, guard)
+        with TaskInterrupts() as signals:
+            _run(settings, job_store, job_id, signals)
     finally:
         job_store.close()
 
 
-def _run(settings: Settings, job_store: JobStore, job_id: str, guard: ShutdownGuard) -> None:
+def _run(settings: Settings, job_store: JobStore, job_id: str, signals: TaskInterrupts) -> None:
+    # The queue message is gone once taken: wait out a store outage rather than drop the job.
+    def give_up(seconds: float) -> bool:
+        return signals.requested or seconds > RECORD_PATIENCE
+
     try:
-        job = job_store.get(job_id)
+        job = retrying(lambda: job_store.get(job_id), f"reading job {job_id}", give_up)
     except ServiceError:
         log.warning("job %s has no record; skipping its message", job_id)
         return
     me = worker_id()
-    if not job_store.transition(job_id, (QUEUED,), RUNNING, worker=me,
-                                attempts=job["attempts"] + 1):
+    if not retrying(lambda: job_store.transition(job_id, (QUEUED,), RUNNING, worker=me,
+                                                 attempts=job["attempts"] + 1),
+                    f"starting job {job_id}", give_up):
         log.info("job %s is %s, not queued; skipping", job_id, job_store.get(job_id)["status"])
         return
     log.info("job %s running on %s", job_id, me)
     beat = Heartbeat(job_store, job_id, me, settings.heartbeat_interval)
     beat.start()
-    training = _Training(settings, job_store, job, guard, beat)
+    training = _Training(settings, job_store, job, signals, beat)
     try:
         training.run()
     except Exception as exc:
         log.warning("job %s failed: %s", job_id, exc, exc_info=not isinstance(exc, ValueError))
-        with guard.interruptible(False):
-            _fail(job_store, job_id, *_classify(exc, "train"), **training.fields())
+        with signals.interruptible(False):
+            training.fail(*_failure(exc, "train", settings.store))
     except BaseException as exc:  # SIGTERM while training: end the job explicitly, then exit
-        with guard.interruptible(False):
-            _fail(job_store, job_id, *_classify(exc, "train"), **training.fields())
+        with signals.interruptible(False):
+            training.fail(*_failure(exc, "train", settings.store))
         raise
     finally:
+        training.writer.stop()
         beat.stop()
         remove_dataset(settings.store, job_id)
 
 
 class _Training:
     def __init__(self, settings: Settings, job_store: JobStore, job: dict[str, Any],
-                 guard: ShutdownGuard, beat: Heartbeat) -> None:
-        self.settings, self.job_store, self.job, self.guard, self.beat = (
-            settings, job_store, job, guard, beat)
+                 signals: TaskInterrupts, beat: Heartbeat) -> None:
+        self.settings, self.job_store, self.job, self.signals, self.beat = (
+            settings, job_store, job, signals, beat)
         self.job_id = job["job_id"]
         self.history: list[dict[str, Any]] = []
         self.stop_reason: str | None = None
-        self.next_flush = self.next_cancel_check = 0.0
         self.deadline = 0.0
-
-    def fields(self) -> dict[str, Any]:
-        return {"progress": self.progress(), "history": self.history}
+        self.writer = ProgressWriter(job_store, self.job_id, FLUSH_INTERVAL)
+        self.ended = False
 
     def progress(self) -> dict[str, Any]:
         last = self.history[-1] if self.history else {}
@@ -191,70 +127,108 @@ class _Training:
                 "val_accuracy": last.get("val_accuracy")}
 
     def on_epoch(self, epoch: int, metrics: dict[str, Any]) -> bool:
-        with self.guard.interruptible(False):
-            self.history.append({k: None if v is None else (int(v) if k == "epoch" else float(v))
-                                 for k, v in metrics.items()})
-            now = time.monotonic()
-            if self.guard.requested:
+        with self.signals.interruptible(False):
+            entry = {k: None if v is None else (int(v) if k == "epoch" else float(v))
+                     for k, v in metrics.items()}
+            self.history.append(entry)
+            self.writer.post(entry, self.progress())
+            if self.signals.requested:
                 self.stop_reason = "shutdown"
             elif self.beat.lost:
                 self.stop_reason = "lost"
-            elif now > self.deadline:
+            elif self.signals.timed_out or time.monotonic() > self.deadline:
                 self.stop_reason = "timeout"
-            elif now >= self.next_cancel_check:
-                self.next_cancel_check = now + CANCEL_POLL
-                if self.job_store.cancel_requested(self.job_id):
-                    self.stop_reason = "cancel"
-            if now >= self.next_flush:
-                self.job_store.update(self.job_id, **self.fields())
-                self.next_flush = now + FLUSH_INTERVAL
-            if self.stop_reason is None and self.guard.requested:  # arrived during the write
-                self.stop_reason = "shutdown"
+            elif self.writer.cancel_requested:
+                self.stop_reason = "cancel"
             return self.stop_reason is None
 
     def run(self) -> None:
         start = time.monotonic()
         self.deadline = start + self.settings.job_timeout
+        self.signals.arm(self.settings.job_timeout)
+        self.writer.start()
         path = dataset_path(self.settings.store, self.job_id)
         try:
             X, y, names = load_dataset(path)
         except (OSError, ValueError) as exc:
-            _fail(self.job_store, self.job_id, *_classify(exc, "load"))
+            self.fail(*_failure(exc, "load", self.settings.store))
             return
         remove_dataset(self.settings.store, self.job_id)  # in memory now; never retried
         clf = MLPClassifier(**self.job["params"])
-        with self.guard.interruptible():
-            clf.fit(X, y, on_epoch=self.on_epoch, feature_names=names)
-        with self.guard.interruptible(False):
+        try:
+            with self.signals.interruptible():
+                clf.fit(X, y, on_epoch=self.on_epoch, feature_names=names)
+        except JobTimedOut:
+            self.stop_reason = "timeout"
+        self.signals.disarm()
+        with self.signals.interruptible(False):
             self._finish(clf, time.monotonic() - start)
 
+    def _give_up(self, seconds: float) -> bool:
+        patience = self.settings.graceful_timeout if self.signals.requested else RECORD_PATIENCE
+        return seconds > patience
+
+    def end(self, status: str, *, report: bool = True, **fields: Any) -> bool:
+        """The final transition, with the progress and the history not written yet."""
+        self.ended = True
+        fields = {"progress": self.progress(), "history": self.writer.stop(), **fields}
+        return record_end(self.job_store, self.job_id, status, self._give_up, report=report,
+                          **fields)
+
+    def fail(self, kind: str, message: str) -> None:
+        if not self.ended:
+            self.end(FAILED, error=error(kind, message))
+
     def _finish(self, clf: MLPClassifier, seconds: float) -> None:
-        fields = self.fields()
-        if self.stop_reason is None and self.job_store.cancel_requested(self.job_id):
+        if self.stop_reason is None and self.signals.timed_out:
+            self.stop_reason = "timeout"
+        if self.stop_reason is None and self._cancel_requested():
             self.stop_reason = "cancel"
         if self.stop_reason == "cancel":
-            _end(self.job_store, self.job_id, CANCELLED, **fields)
+            self.end(CANCELLED)
             return
         if self.stop_reason is not None:
             message = _STOP_ERRORS[self.stop_reason].format(
                 timeout=self.settings.job_timeout, epoch=len(self.history))
-            _end(self.job_store, self.job_id, FAILED,
-                 error=error(_STOP_TYPES[self.stop_reason], message), **fields)
+            self.end(FAILED, error=error(_STOP_TYPES[self.stop_reason], message))
             return
+        self._publish(clf, seconds)
+
+    def _cancel_requested(self) -> bool:
+        try:
+            return self.writer.cancel_requested or self.job_store.cancel_requested(self.job_id)
+        except Exception:  # the store is down: the commit will wait for it anyway
+            return False
+
+    def _publish(self, clf: MLPClassifier, seconds: float) -> None:
         buf = io.BytesIO()
         clf.save(buf)
-        meta = self._meta(clf, seconds)
+        meta = version_meta(clf, self.history, self.job["dataset"], self.job_id, seconds)
+        committed: list[int] = []
+
+        def commit(version: int) -> bool:  # the version is written, not yet visible
+            if self.end(SUCCEEDED, report=False, model_version=version):
+                committed.append(version)
+                return True
+            return False
+
         try:
-            version = ModelStore(self.settings.store).publish(self.job["model"], buf.getvalue(),
-                                                              meta)
+            version = ModelStore(self.settings.store).publish(
+                self.job["model"], buf.getvalue(), meta, commit=commit)
+        except PublishWithdrawn:
+            log.warning("job %s ended before it could publish; its version was discarded",
+                        self.job_id)
+            return
         except (OSError, ServiceError) as exc:
-            _fail(self.job_store, self.job_id, *_classify(exc, "publish"), **fields)
+            kind, message = _failure(exc, "publish", self.settings.store)
+            if committed:  # the record said succeeded an instant before the version failed
+                record_end(self.job_store, self.job_id, FAILED, self._give_up, (SUCCEEDED,),
+                           model_version=None, error=error(kind, message))
+            else:
+                self.end(FAILED, error=error(kind, message))
             return
         log.info("job %s published %s version %d", self.job_id, self.job["model"], version)
-        _end(self.job_store, self.job_id, SUCCEEDED, model_version=version, **fields)
-
-    def _meta(self, clf: MLPClassifier, seconds: float) -> dict[str, Any]:
-        return version_meta(clf, self.history, self.job["dataset"], self.job_id, seconds)
+        report_end(self.job_store, self.job_id)
 
 
 def version_meta(clf: MLPClassifier, history: list[dict[str, Any]], dataset: dict[str, Any],
@@ -274,31 +248,36 @@ def version_meta(clf: MLPClassifier, history: list[dict[str, Any]], dataset: dic
     }
 
 
-def _classify(exc: BaseException, stage: str) -> tuple[str, str]:
+def _failure(exc: BaseException, stage: str, root: Path) -> tuple[str, str]:
+    """The job's error ``(type, message)`` for ``exc`` raised at ``stage``; paths in it are
+    named relative to the store ``root``."""
     if isinstance(exc, KeyboardInterrupt):
         return "worker_shutdown", "the worker was shut down while the job was running"
-    if stage == "load":
-        return "dataset_error", f"the training data of this job is missing or unreadable: {exc}"
-    if stage == "publish":
-        if isinstance(exc, OSError):
-            reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            return "store_error", (f"could not write the model to the store: {reason} "
-                                   f"({exc.filename or 'store'})")
-        return "store_error", f"could not write the model to the store: {exc}"
-    if isinstance(exc, ValueError):
-        return "invalid_data", str(exc)
-    return "internal_error", f"{type(exc).__name__}: {exc}"
-
-
-def _end(job_store: JobStore, job_id: str, status: str, **fields: Any) -> None:
-    if job_store.transition(job_id, (RUNNING,), status, **fields):
-        job_ended(job_store, job_id)
-        err = fields.get("error")
-        detail = f" ({err['type']}: {err['message']})" if err else ""
-        log.info("job %s %s%s", job_id, status, detail)
+    if isinstance(exc, OSError) and exc.errno:
+        reason = f"{os.strerror(exc.errno)} ({_relative(exc.filename, root)})"
     else:
-        log.warning("job %s was no longer running when it ended %s", job_id, status)
+        reason = _scrub(str(exc), root)
+    if stage == "load":
+        return "dataset_error", f"the training data of this job is missing or unreadable: {reason}"
+    if stage == "publish":
+        return "store_error", f"could not write the model to the store: {reason}"
+    if isinstance(exc, ValueError):
+        return "invalid_data", reason
+    return "internal_error", f"{type(exc).__name__}: {reason}"
 
 
-def _fail(job_store: JobStore, job_id: str, kind: str, message: str, **fields: Any) -> None:
-    _end(job_store, job_id, FAILED, error=error(kind, message), **fields)
+def _relative(filename: object, root: Path) -> str:
+    if not filename:
+        return "store"
+    path = Path(os.fsdecode(filename))
+    for base in (root.resolve(), root.absolute()):
+        if path.is_relative_to(base):
+            return str(path.relative_to(base))
+    return path.name
+
+
+def _scrub(text: str, root: Path) -> str:
+    """``text`` with the store's absolute path left out."""
+    for base in {str(root.resolve()), str(root.absolute())}:
+        text = text.replace(base + os.sep, "").replace(base, "store")
+    return text

@@ -22,7 +22,7 @@ from service.jobs.datasets import fingerprint
 
 @dataclass(frozen=True)
 class TrainingData:
-    X: np.ndarray  # (rows, features) float32, finite
+    X: np.ndarray  # (rows, features) float64, finite in float32
     y: np.ndarray  # (rows,) int64 or str
     feature_names: list[str] | None
     sha256: str
@@ -74,12 +74,13 @@ def check_work(params: dict[str, Any], rows: int, settings: Settings) -> None:
 
 
 def check_data(X: Any, y: Any, feature_names: Any, settings: Settings) -> TrainingData:
-    """Features as finite float32 (rows × features), labels as int64 or str, names as strs.
+    """Features as float64 whose cells are finite in float32 (rows × features), labels as int64
+    or str, names as strs.
 
     The one check of training data, whichever way it arrived (JSON rows, a CSV, arrays).
     """
-    X32 = _features(X, settings)
-    rows, features = X32.shape
+    X = _features(X, settings)
+    rows, features = X.shape
     labels = _labels(y, rows)
     n_classes = np.unique(labels).size
     if n_classes < 2:
@@ -89,11 +90,12 @@ def check_data(X: Any, y: Any, feature_names: Any, settings: Settings) -> Traini
         if names is None or len(names) != features or not all(isinstance(s, str) for s in names):
             raise field_error("data.feature_names", f"must be {features} strings, one per column")
         feature_names = names
-    return TrainingData(X32, labels, feature_names, fingerprint(X32, labels))
+    return TrainingData(X, labels, feature_names, fingerprint(X, labels))
 
 
 def _features(X: Any, settings: Settings) -> np.ndarray:
-    limits = {"max_rows": settings.max_rows, "max_features": settings.max_features}
+    limits = {"max_rows": settings.max_rows, "max_features": settings.max_features,
+              "dtype": np.float64}
     if isinstance(X, list):  # decoded JSON: errors name the offending row or cell
         return as_matrix(X, "data.features", **limits)
     try:
@@ -111,11 +113,12 @@ def _features(X: Any, settings: Settings) -> np.ndarray:
     if features > settings.max_features:
         raise field_error("data.features", f"has {features} features; at most "
                                            f"{settings.max_features}")
+    # Kept in float64, so the model centres each column before anything is rounded to float32.
+    X = np.ascontiguousarray(X, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
-        X32 = np.ascontiguousarray(X, dtype=np.float32)
-    if not np.isfinite(X32).all():
-        raise field_error("data.features", "contains NaN, infinity or values beyond float32")
-    return X32
+        if not np.isfinite(X.astype(np.float32)).all():
+            raise field_error("data.features", "contains NaN, infinity or values beyond float32")
+    return X
 
 
 def _labels(y: Any, rows: int) -> np.ndarray:

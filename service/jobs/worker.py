@@ -13,6 +13,8 @@ What happens to a running job when its worker goes away
   ``JobService.get``/``list``. Nothing is published. Worker processes get
   ``PR_SET_PDEATHSIG=SIGKILL``, so when the consumer itself is killed its workers die with it
   instead of training (and publishing) on as orphans.
+- **Its server killed**: the embedded worker of ``nnserve serve`` (``--parent-pid``) gets
+  SIGTERM when the gunicorn master dies, even by SIGKILL, and stops as below.
 - **SIGTERM** (``docker stop``, systemd, ``nnserve serve`` stopping its embedded worker): Huey's
   immediate shutdown. The consumer stops taking jobs and sends SIGTERM to its worker processes;
   the task interrupts ``fit`` at once and ends the job **FAILED with type ``worker_shutdown``**
@@ -37,38 +39,20 @@ import threading
 import time
 from typing import Any
 
+from service import metrics
 from service.config import Settings
-from service.jobs.datasets import remove_dataset
+from service.jobs.datasets import remove_dataset, sweep_datasets
 from service.jobs.events import job_ended
-from service.jobs.queue import DEFAULT_NAMESPACE, make_huey, make_job_store
-from service.jobs.reaper import reap_stale, sweep_datasets
+from service.jobs.liveness import Reaper, finish_publishes, reap_stale
+from service.jobs.queue import make_huey
 from service.jobs.records import FAILED, RUNNING, JobStore, error
+from service.jobs.stores import DEFAULT_NAMESPACE, make_job_store
+from service.logs import configure_logging
 from service.store import ModelStore
 
 log = logging.getLogger("nnserve.jobs")
 _PR_SET_PDEATHSIG = 1
 _fork_hook_installed = False
-
-
-class Reaper(threading.Thread):
-    """Fails stale running jobs every ``period`` seconds."""
-
-    def __init__(self, job_store: JobStore, settings: Settings) -> None:
-        super().__init__(name="reaper", daemon=True)
-        self.job_store, self.settings = job_store, settings
-        self.period = max(0.1, min(settings.heartbeat_timeout / 4, 10.0))
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.wait(self.period):
-            try:
-                reap_stale(self.job_store, self.settings)
-            except Exception:
-                log.warning("reaper: the job store is unreachable", exc_info=True)
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join(timeout=5)
 
 
 def _die_with_parent() -> None:
@@ -96,6 +80,25 @@ def _die_with_parent() -> None:
 
     os.register_at_fork(before=before, after_in_child=in_child)
     _fork_hook_installed = True
+
+
+def exit_with_parent(parent: int) -> None:
+    """Get SIGTERM (a clean stop: running jobs end ``worker_shutdown``) when process ``parent``
+    dies, so a killed ``nnserve serve`` leaves no worker training on under PID 1.
+
+    ``prctl(PR_SET_PDEATHSIG)`` on Linux; a watchdog thread on the parent pid elsewhere and
+    as a backstop (the parent may die before either is in place: checked right after).
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        log.warning("the server (pid %d) is gone: stopping the training worker", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 def _join_processes(consumer: Any, timeout: float) -> None:
@@ -142,10 +145,12 @@ def run_worker(settings: Settings, concurrency: int | None = None, *,
     workers = concurrency or settings.worker_concurrency
     # Training is batch work: let the API processes on the same cores answer predictions first.
     lower_priority()
+    job_store = make_job_store(settings, namespace=namespace)
+    with contextlib.suppress(Exception):  # before recover() removes what it would put in place
+        finish_publishes(job_store, settings)
     removed = ModelStore(settings.store).recover()
     if removed:
         log.info("store recovery removed %s", removed)
-    job_store = make_job_store(settings, namespace=namespace)
     try:
         reap_stale(job_store, settings)
         sweep_datasets(job_store, settings)
@@ -170,11 +175,12 @@ def run_worker(settings: Settings, concurrency: int | None = None, *,
         log.info("training worker stopped")
 
 
-def main(settings: Settings, concurrency: int | None = None) -> int:
-    """``nnserve worker``: blocks until stopped; returns the exit status."""
-    from service import metrics, observability
-
-    observability.configure_logging(settings.log_level)
+def main(settings: Settings, concurrency: int | None = None, parent: int | None = None) -> int:
+    """``nnserve worker``: blocks until stopped; returns the exit status. With ``parent``, it
+    also stops when that process dies (the embedded worker of ``nnserve serve``)."""
+    if parent is not None:
+        exit_with_parent(parent)
+    configure_logging(settings.log_level)
     metrics.init_worker_metrics(settings.worker_metrics_port, settings.host)
     run_worker(settings, concurrency)
     return 0

@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import uuid
+import weakref
 from typing import Any
 
 from huey import Huey
@@ -26,14 +27,8 @@ from service.errors import (
 from service.jobs import validation
 from service.jobs.datasets import dataset_path, remove_dataset, write_dataset
 from service.jobs.events import job_ended
-from service.jobs.queue import (
-    DEFAULT_NAMESPACE,
-    enqueue_job,
-    make_huey,
-    make_job_store,
-    revoke_job,
-)
-from service.jobs.reaper import reap_if_stale
+from service.jobs.liveness import Reaper
+from service.jobs.queue import enqueue_job, make_huey, revoke_job
 from service.jobs.records import (
     CANCELLED,
     FAILED,
@@ -46,6 +41,7 @@ from service.jobs.records import (
     new_job,
     queue_full,
 )
+from service.jobs.stores import DEFAULT_NAMESPACE, make_job_store
 from service.names import validate_model_name
 
 log = logging.getLogger("nnserve.jobs")
@@ -57,22 +53,32 @@ class JobService:
     """Submit, read, list and cancel training jobs.
 
     ``job_store`` and ``huey`` default to the ones ``settings`` selects, created lazily (and
-    again after a fork) so the object can be built before gunicorn forks.
+    again after a fork) so the object can be built before gunicorn forks. With ``reap`` (the
+    API's), each process that uses it also runs a background ``Reaper``, so a job whose worker
+    died is failed even while no worker runs; reads themselves never write.
     """
 
     def __init__(self, settings: Settings, store: Any, job_store: JobStore | None = None,
-                 huey: Huey | None = None, *, namespace: str = DEFAULT_NAMESPACE) -> None:
+                 huey: Huey | None = None, *, namespace: str = DEFAULT_NAMESPACE,
+                 reap: bool = False) -> None:
         self.settings = settings
         self.store = store
         self.namespace = namespace
         self._job_store = job_store
         self._huey = huey
         self._own_huey: tuple[int, Huey] | None = None
+        self._reap = reap
+        self._reaper_pid: int | None = None
 
     @property
     def job_store(self) -> JobStore:
         if self._job_store is None:
             self._job_store = make_job_store(self.settings, namespace=self.namespace)
+        if self._reap and self._reaper_pid != os.getpid():
+            self._reaper_pid = os.getpid()
+            reaper = Reaper(self._job_store, self.settings)
+            reaper.start()
+            weakref.finalize(self, reaper.stop, wait=False)
         return self._job_store
 
     @property
@@ -159,13 +165,13 @@ class JobService:
 
     # -- read ----------------------------------------------------------------------------------
     def get(self, job_id: str) -> dict[str, Any]:
-        """The job record; NotFound "job X". A running job with a stale heartbeat is failed
-        (``worker_lost``) right here."""
-        return reap_if_stale(self.job_store, self.settings, self.job_store.get(str(job_id)))
+        """The full job record, history included; NotFound "job X". Never writes: a job whose
+        worker died shows ``running`` until a worker's reaper fails it (``worker_lost``)."""
+        return self.job_store.get(str(job_id))
 
     def list(self, model: str | None = None, status: str | None = None, limit: int = 50,
              offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-        """A page of jobs newest first and the total matching the filters."""
+        """A page of job summaries (no history) newest first and the total matching."""
         if status is not None and status not in STATUSES:
             raise field_error("status", f"must be one of {list(STATUSES)}")
         if model is not None:
@@ -174,8 +180,7 @@ class JobService:
             raise field_error("limit", f"must be an integer in [1, {MAX_PAGE}]")
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise field_error("offset", "must be a non-negative integer")
-        jobs, total = self.job_store.list(model=model, status=status, limit=limit, offset=offset)
-        return [reap_if_stale(self.job_store, self.settings, job) for job in jobs], total
+        return self.job_store.list(model=model, status=status, limit=limit, offset=offset)
 
     # -- cancel --------------------------------------------------------------------------------
     def cancel(self, job_id: str) -> tuple[dict[str, Any], bool]:

@@ -1,4 +1,5 @@
-"""Real model versions for the TF Serving and KServe tests, trained on iris without a worker.
+"""Real model versions for the protocol tests, trained on iris without a worker (the ``store``
+and ``make_client`` fixtures in conftest.py publish them).
 
 ``iris``: string classes, trained from named columns (``FEATURES``); v1 and v2 differ (other
 seeds), alias ``prod`` → v1. ``iris-plain``: integer classes, no feature names, one version.
@@ -11,11 +12,9 @@ import io
 from pathlib import Path
 
 import numpy as np
-import pytest
 from sklearn.datasets import load_iris
 
 from models import MLPClassifier
-from service import create_app
 from service.store import ModelStore
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -45,24 +44,6 @@ def publish_models(root: Path) -> ModelStore:
     store.set_alias("iris", "prod", 1)
     store.publish("iris-plain", *_trained(2, False))
     return store
-
-
-@pytest.fixture
-def store(tmp_path) -> ModelStore:
-    """The store the conftest ``app`` serves (``tmp_path / "store"``), with the models above."""
-    return publish_models(tmp_path / "store")
-
-
-@pytest.fixture
-def make_client(tmp_path, store):
-    """A client of an app over the same store with other settings (``max_rows=2``, ...)."""
-
-    def make(**settings):
-        app = create_app({"store": tmp_path / "store", **settings})
-        app.config["TESTING"] = True
-        return app.test_client()
-
-    return make
 
 
 def error_of(resp, status: int) -> str:
