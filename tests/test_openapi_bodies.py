@@ -9,7 +9,7 @@ import jsonschema_rs
 import pytest
 
 from service import create_app
-from tests.protocol_fixtures import FEATURES, ROWS, publish_models
+from tests.protocol_models import FEATURES, ROWS, publish_models
 
 _TENSOR = {"name": "features", "shape": [1, 4], "datatype": "FP32", "data": ROWS[0]}
 _TRAIN = {"model": "m", "data": {"features": [[0, 1], [1, 0], [1, 1], [0, 0]],
