@@ -6,15 +6,14 @@ import orjson
 from flask import Response
 from flask_smorest import Blueprint
 
-from service.api.body import json_object
+from service.api.body import json_object, load
 from service.api.docs import body_doc, doc_only, problems
-from service.api.reader import schema_reader
 from service.api.schemas import PredictRequestSchema, PredictResponseSchema
 from service.handlers.predict import predict, read_rows
 from service.runtime import get_runtime
 
 blp = Blueprint("predict", __name__, description="Class probabilities from a model version")
-_read_request = schema_reader(PredictRequestSchema())
+_predict_request = PredictRequestSchema()
 
 
 @blp.route("/predict", methods=["POST"])
@@ -27,7 +26,7 @@ def post_predict() -> Response:
     Rows come back in request order; each probability row sums to 1 and its columns follow
     ``classes``. ``version`` is a number, ``latest`` or an alias (default: the newest).
     """
-    req = _read_request(json_object())
+    req = load(_predict_request, json_object())
     runtime = get_runtime()
     matrix = read_rows(req["instances"], runtime.settings, "instances")  # before the store
     result = predict(runtime.cache.get(req["model"], req["version"]), matrix, "instances")
