@@ -112,10 +112,10 @@ class Adam:
         eps_t = self.epsilon * correction
         for p, g, m, v in zip(params, grads, self.ms, self.vs, strict=True):
             m *= b1
-            m += (1.0 - b1) * g
+            m += (1.0 - b1) * g                      # m = beta1 * m + (1 - beta1) * g
             v *= b2
-            v += (1.0 - b2) * g * g
-            p -= lr_t * m / (np.sqrt(v) + eps_t)
+            v += (1.0 - b2) * g * g                  # v = beta2 * v + (1 - beta2) * g**2
+            p -= lr_t * m / (np.sqrt(v) + eps_t)     # = lr * m_hat / (sqrt(v_hat) + epsilon)
 
 
 #: Optimiser names: ``sgd`` is plain mini-batch SGD, ``momentum`` SGD with ``momentum`` (and
