@@ -207,11 +207,12 @@ def _numbers(present: Sequence[Any], text: bool) -> np.ndarray | None:
 
 
 def _booleans(present: Sequence[Any], text: bool) -> np.ndarray | None:
-    if not text and not all(isinstance(c, bool | str) for c in present):
+    if not text and not all(isinstance(c, bool | str) or c in (0, 1) for c in present):
         return None
     meaning = {}  # each distinct cell is looked at once
     for cell in set(present):
-        value = cell if type(cell) is bool else BOOLEAN_TOKENS.get(cell.strip().lower())
+        value = cell if type(cell) is bool else bool(cell) if not isinstance(cell, str) else \
+            BOOLEAN_TOKENS.get(cell.strip().lower())
         if value is None:
             return None
         meaning[cell] = value

@@ -17,6 +17,25 @@ from service.names import FLOAT32_MAX
 _NUMERIC_KINDS = "iuf"
 
 
+class JsonBoolean:
+    """A JSON ``true`` or ``false`` found in an array: a value that no numeric check accepts
+    (Python alone would take it for 1 or 0 among numbers). A tabular model's boolean column
+    reads its ``value``."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "true" if self.value else "false"
+
+
+def plain_cell(cell: object) -> object:
+    """A JSON cell as decoded, with a ``JsonBoolean`` back to its ``bool``."""
+    return cell.value if type(cell) is JsonBoolean else cell
+
+
 class Limits(TypedDict):
     """The size limits of one request's matrix (``**limits`` for :func:`as_matrix`)."""
 

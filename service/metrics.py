@@ -48,6 +48,9 @@ class _Metrics:
         self.predictions = Counter("nnserve_predictions", "Prediction requests answered.",
                                    ["model", "version"])
         self.rows = Counter("nnserve_predicted_rows", "Rows predicted.", ["model", "version"])
+        self.unseen = Counter("nnserve_unseen_categories",
+                              "Categorical cells never seen in training, served as 'other'.",
+                              ["model", "feature"])
         self.jobs = Counter("nnserve_training_jobs", "Training jobs finished, by final status.",
                             ["status"])
         self.training = Histogram("nnserve_training_duration_seconds",
@@ -134,6 +137,11 @@ def record_prediction(model: str, version: int | str, rows: int) -> None:
             m.predictions.labels(model, str(version)), m.rows.labels(model, str(version)))
     children[0].inc()
     children[1].inc(rows)
+
+
+def record_unseen_categories(model: str, feature: str, count: int) -> None:
+    """Count ``count`` cells of ``feature`` whose category ``model`` never saw in training."""
+    _get_metrics().unseen.labels(model, feature).inc(count)
 
 
 def record_job_finished(status: str, seconds: float | None) -> None:

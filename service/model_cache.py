@@ -35,8 +35,13 @@ class Classifier(Protocol):
 
     classes_: np.ndarray
     n_features_in_: int
+    feature_names_: list[str] | None
 
     def predict_proba(self, X: np.ndarray, check_input: bool = True) -> np.ndarray: ...
+
+    def encode(self, X: Any) -> tuple[np.ndarray, list[dict[str, Any]]]: ...
+
+    def predict_proba_encoded(self, Z: np.ndarray) -> np.ndarray: ...
 
 
 Loader = Callable[[bytes], Classifier]

@@ -90,7 +90,10 @@ def _compress(data: bytes, coding: str) -> bytes:
                                       "application/octet-stream"])
 def test_our_api_refuses_other_media_types_with_415(client, store, mimetype):
     resp = client.post("/predict", data=orjson.dumps(PREDICT), content_type=mimetype)
-    assert "Content-Type" in _error(resp, "/predict", 415)
+    if mimetype == "text/csv":  # /predict reads CSV too (issue 14): the model is in the query
+        assert resp.status_code == 422 and "model" in resp.get_json()["errors"]
+    else:
+        assert "Content-Type" in _error(resp, "/predict", 415)
     resp = client.put("/models/iris/aliases/prod", data=b'{"version": 2}', content_type=mimetype)
     assert "Content-Type" in _error(resp, "/predict", 415)
     assert client.get("/models/iris").get_json()["aliases"] == {"prod": 1}

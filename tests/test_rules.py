@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from models.params import PARAM_RANGES, check_param
+from models.params import PARAM_RANGES, TABULAR_PARAM_RANGES, check_param
+from models.tabular import KINDS
 from service import create_app, names
 
 _FEATURES = [[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]
@@ -47,9 +48,12 @@ def _documented_range(prop: dict) -> dict:
 
 def test_openapi_params_are_the_engine_ranges(spec):
     documented = spec["components"]["schemas"]["Params"]["properties"]
-    assert list(documented) == list(PARAM_RANGES)
-    for name, prop in documented.items():
-        assert _documented_range(prop) == PARAM_RANGES[name], name
+    ranges = {**PARAM_RANGES, **TABULAR_PARAM_RANGES}
+    assert list(documented) == [*ranges, "feature_types"]
+    for name, spec_range in ranges.items():
+        assert _documented_range(documented[name]) == spec_range, name
+    kinds = documented["feature_types"]["additionalProperties"]["enum"]
+    assert kinds == list(KINDS)
 
 
 def _candidates(spec: dict) -> list:
@@ -139,6 +143,7 @@ def test_spec_patterns_come_from_service_names(spec):
     ref = schemas["PredictRequest"]["properties"]["version"]["oneOf"]
     assert ref == [{"type": "integer", "minimum": 1, "maximum": names.MAX_VERSION},
                    {"type": "string", "pattern": names.VERSION_REF_PATTERN}]
-    rows = schemas["PredictRequest"]["properties"]["instances"]["items"]["items"]
-    assert rows["maximum"] == names.FLOAT32_MAX == -rows["minimum"]
+    rows, _ = schemas["PredictRequest"]["properties"]["instances"]["oneOf"]
+    number = rows["items"]["items"]["oneOf"][0]
+    assert number["maximum"] == names.FLOAT32_MAX == -number["minimum"]
 

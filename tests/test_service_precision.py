@@ -39,6 +39,6 @@ def test_training_data_keeps_the_digits_below_float32(client, settings_overrides
     resp = client.post("/train", json={"model": "m", "data": {"features": X.tolist(),
                                                               "labels": y.tolist()}})
     assert resp.status_code == 202, resp.get_json()
-    stored, _, _ = load_dataset(dataset_path(settings_overrides["store"],
-                                             resp.get_json()["job_id"]))
+    stored = load_dataset(dataset_path(settings_overrides["store"],
+                                       resp.get_json()["job_id"])).X
     np.testing.assert_array_equal(stored, X)

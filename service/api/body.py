@@ -33,11 +33,13 @@ from gunicorn.http.body import Body, LengthReader
 from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkSize, NoMoreData
 from marshmallow import Schema, ValidationError
 
+from service.arrays import JsonBoolean
 from service.errors import (
     BadRequest,
     PayloadTooLarge,
     Unprocessable,
     UnsupportedMediaType,
+    field_error,
     invalid_fields,
 )
 
@@ -97,18 +99,6 @@ def raw_body(req: Request | None = None) -> bytes:
         raise BadRequest(f"request body ended after {len(data)} of the {length} bytes its "
                          "Content-Length declares")
     return data
-
-
-class JsonBoolean:
-    """A JSON ``true`` or ``false`` found in an array: a value that no numeric check accepts."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: bool) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return "true" if self.value else "false"
 
 
 def parse_json(data: bytes) -> object:
@@ -196,13 +186,14 @@ def flatten_messages(messages: object, prefix: str = "") -> dict[str, list[str]]
     return {prefix or "_body": [str(messages)]}
 
 
-def parse_csv(
-    data: bytes, label_column: str | None
-) -> tuple[list[str], list[list[str]], list[str]]:
-    """Split a CSV with a header row into (feature names, feature cells, labels).
+CSV_TYPES = ("text/csv", "application/csv")
 
-    The label column is ``label_column`` or, when not given, a column named ``label`` or else
-    the last one. Cells stay strings; the caller converts them with NumPy.
+
+def read_csv(data: bytes) -> tuple[list[str], list[list[str]]]:
+    """A CSV with a header row as ``(header, data rows)``, cells as strings.
+
+    Malformed text is a 400; a row whose cell count differs from the header's is a 422 naming
+    its line (the header is line 1).
     """
     try:
         text = data.decode("utf-8-sig")
@@ -212,19 +203,31 @@ def parse_csv(
     if len(rows) < 2:
         raise BadRequest("CSV needs a header row and at least one data row")
     header = [name.strip() for name in rows[0]]
+    width = len(header)
+    if set(map(len, rows)) != {width}:
+        line = next(i for i, row in enumerate(rows, start=1) if len(row) != width)
+        raise field_error(f"csv line {line}", f"has {len(rows[line - 1])} cells; the header "
+                                              f"has {width}")
+    return header, rows[1:]
+
+
+def parse_csv(
+    data: bytes, label_column: str | None
+) -> tuple[list[str], list[list[str]], list[str]]:
+    """Split a CSV with a header row into (feature names, feature cells, labels).
+
+    The label column is ``label_column`` or, when not given, a column named ``label`` or else
+    the last one. Cells stay strings, for the job layer to read.
+    """
+    header, rows = read_csv(data)
     if label_column is None:
         label_column = "label" if "label" in header else header[-1]
     if label_column not in header:
         raise Unprocessable(f"label_column: no column {label_column!r} in the CSV header",
                             errors={"label_column": [f"no column {label_column!r} in the header"]})
     at = header.index(label_column)
-    features, labels = [], []
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise BadRequest(f"malformed CSV: line {line} has {len(row)} cells, "
-                             f"the header has {len(header)}")
-        labels.append(row[at].strip())
-        features.append(row[:at] + row[at + 1:])
+    labels = [row[at].strip() for row in rows]
+    features = [row[:at] + row[at + 1:] for row in rows]
     return header[:at] + header[at + 1:], features, labels
 
 

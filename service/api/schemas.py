@@ -11,7 +11,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from models.params import PARAM_RANGES, check_param
+from models.params import PARAM_RANGES, TABULAR_PARAM_RANGES, check_param
+from models.tabular import KINDS
 from service.names import FLOAT32_MAX, MAX_VERSION, NAME_PATTERN, NAME_RULE, VERSION_REF_PATTERN
 
 _NAME = validate.Regexp(NAME_PATTERN, error=f"must be {NAME_RULE}")
@@ -21,6 +22,14 @@ _VERSION_REF = re.compile(VERSION_REF_PATTERN)
 ROWS = {"type": "array", "minItems": 1, "items": {
     "type": "array", "minItems": 1,
     "items": {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}}}
+# A tabular cell: a number, text, a boolean or null (missing).
+CELL = {"nullable": True, "oneOf": [
+    {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX},
+    {"type": "string"}, {"type": "boolean"}]}
+CELL_ROWS = {"type": "array", "minItems": 1, "items": {"type": "array", "minItems": 1,
+                                                         "items": CELL}}
+RECORDS = {"type": "array", "minItems": 1,
+           "items": {"type": "object", "additionalProperties": CELL}}
 # Integer labels are stored as int64.
 INT64 = {"type": "integer", "minimum": -2**63, "maximum": 2**63 - 1}
 
@@ -48,7 +57,8 @@ class EngineParam(fields.Field):
     """A hyper-parameter checked by the engine's own rule and documented from it."""
 
     def __init__(self, name: str) -> None:
-        super().__init__(metadata=param_json_schema(PARAM_RANGES[name]))
+        spec = PARAM_RANGES.get(name) or TABULAR_PARAM_RANGES[name]
+        super().__init__(metadata=param_json_schema(spec))
         self.param = name
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
@@ -59,15 +69,29 @@ class EngineParam(fields.Field):
 
 
 #: ``params`` of a training request: one field per ``PARAM_RANGES`` entry.
-ParamsSchema = Schema.from_dict({name: EngineParam(name) for name in PARAM_RANGES},
-                                name="ParamsSchema")
+ParamsSchema = Schema.from_dict({
+    **{name: EngineParam(name) for name in (*PARAM_RANGES, *TABULAR_PARAM_RANGES)},
+    "feature_types": fields.Dict(
+        keys=fields.String(), values=fields.String(validate=validate.OneOf(KINDS)),
+        metadata={"description": "Tabular data: a column's type, overriding the inferred one "
+                                 "(e.g. numeric-looking codes as categorical).",
+                  "example": {"zip_code": "categorical"}}),
+}, name="ParamsSchema")
 
 
 class DatasetSchema(Schema):
-    features = fields.Raw(required=True, metadata={
-        "description": "Rows of numbers, shape (n_rows, n_features).", **ROWS,
+    features = fields.Raw(load_default=None, metadata={
+        "description": "Rows, shape (n_rows, n_features): numbers, or (tabular data, with "
+                       "feature_names) cells that are numbers, text, booleans or null. Give "
+                       "features or records.", **CELL_ROWS,
         "example": [[5.1, 3.5, 1.4, 0.2], [6.4, 3.2, 4.5, 1.5], [6.3, 3.3, 6.0, 2.5]]})
-    labels = fields.Raw(required=True, metadata={
+    records = fields.Raw(load_default=None, metadata={
+        "description": "Tabular data as objects keyed by column name (a missing key is a "
+                       "missing cell). Give features or records.", **RECORDS,
+        "example": [{"island": "Biscoe", "bill_mm": 45.1, "sex": None}]})
+    label_column = fields.String(load_default=None, validate=validate.Length(min=1), metadata={
+        "description": "With records: the key holding each record's label (instead of labels)."})
+    labels = fields.Raw(load_default=None, metadata={
         "description": "One class label per row: all integers or all non-empty strings.",
         "oneOf": [{"type": "array", "minItems": 1, "items": INT64},
                   {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}],
@@ -182,8 +206,27 @@ class PredictRequestSchema(Schema):
                           metadata={"example": "iris"})
     version = VersionRef()
     instances = fields.Raw(required=True, metadata={
-        "description": "Rows of numbers, shape (n_rows, n_features).", **ROWS,
+        "description": "Rows, shape (n_rows, n_features), in the model's feature order; for a "
+                       "model trained on tabular data also records (objects keyed by feature "
+                       "name), and cells may be text, booleans or null (missing).",
+        "oneOf": [CELL_ROWS, RECORDS],
         "example": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]})
+
+
+class PredictQuerySchema(Schema):
+    """``POST /predict`` with a CSV body names the model in the query string."""
+
+    model = fields.String(required=True, validate=_NAME)
+    version = fields.String(load_default=None, validate=validate.Regexp(VERSION_REF_PATTERN),
+                            metadata={"description": "A version number, 'latest' or an alias "
+                                                     "(default the newest)."})
+
+
+class CoercionSchema(Schema):
+    row = fields.Integer()
+    feature = fields.String()
+    kind = fields.String(validate=validate.OneOf(["imputed", "unseen_category"]))
+    value = fields.String(metadata={"description": "The category (unseen_category only)."})
 
 
 class PredictResponseSchema(Schema):
@@ -192,6 +235,10 @@ class PredictResponseSchema(Schema):
     classes = fields.List(fields.Raw())
     probabilities = fields.List(fields.List(fields.Float()))
     labels = fields.List(fields.Raw())
+    warnings = fields.List(fields.Nested(CoercionSchema), metadata={
+        "description": "Tabular models only, and only when not empty: per row, cells that "
+                       "were missing (imputed as in training) and categories never seen in "
+                       "training (served as 'other')."})
 
 
 class ModelSummarySchema(Schema):
@@ -203,6 +250,23 @@ class ModelSummarySchema(Schema):
 
 class ModelListSchema(Schema):
     models = fields.List(fields.Nested(ModelSummarySchema))
+
+
+class InputColumnSchema(Schema):
+    """One input column of a model trained on tabular data, as training saw it."""
+
+    name = fields.String()
+    type = fields.String(validate=validate.OneOf(KINDS))
+    missing_rate = fields.Float(metadata={"description": "Share of training rows missing it."})
+    dropped = fields.Boolean(metadata={"description": "Constant or empty in training: unused."})
+    dropped_reason = fields.String(metadata={"description": "constant or all_missing"})
+    categories = fields.List(fields.String(), metadata={
+        "description": "Categorical: the categories with a column of their own, most frequent "
+                       "first; others are served as 'other'."})
+    median = fields.Float(metadata={"description": "Numeric and boolean: what a missing cell "
+                                                   "becomes."})
+    mean = fields.Float()
+    std = fields.Float()
 
 
 class VersionMetaSchema(Schema):
@@ -220,6 +284,11 @@ class VersionMetaSchema(Schema):
     dataset = fields.Dict()
     job_id = fields.String(allow_none=True)
     training_seconds = fields.Float(allow_none=True)
+    input_schema = fields.List(fields.Nested(InputColumnSchema), metadata={
+        "description": "Models trained on tabular data: each input column, in order."})
+    encoding = fields.Dict(metadata={
+        "description": "Models trained on tabular data: feature_types, max_categories and "
+                       "min_frequency as used."})
 
 
 class AliasRequestSchema(Schema):

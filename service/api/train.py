@@ -6,11 +6,11 @@ import hashlib
 import re
 from typing import Any
 
-import numpy as np
 from flask import request
 from flask_smorest import Blueprint
 
-from service.api.body import is_json, load, parse_csv, parse_json, request_body
+from models.tabular import Table
+from service.api.body import CSV_TYPES, is_json, load, parse_csv, parse_json, request_body
 from service.api.docs import body_doc, problems
 from service.api.schemas import (
     JobListQuerySchema,
@@ -19,7 +19,7 @@ from service.api.schemas import (
     TrainQuerySchema,
     TrainRequestSchema,
 )
-from service.errors import BadRequest, UnsupportedMediaType, field_error
+from service.errors import BadRequest, UnsupportedMediaType
 from service.runtime import get_runtime
 
 blp = Blueprint("jobs", __name__, description="Training jobs")
@@ -40,12 +40,13 @@ def post_train() -> tuple[dict[str, object], int, dict[str, object]]:
     """Queue a training job; a new model version appears when it succeeds."""
     runtime = get_runtime()
     mimetype = request.mimetype or "application/json"
-    if mimetype in ("text/csv", "application/csv"):
+    label_column = None
+    if mimetype in CSV_TYPES:
         args = load(_train_query, request.args.to_dict())
         body = request_body()
         names, cells, labels = parse_csv(body, args["label_column"])
-        X = _csv_numbers(cells, names)
-        y = [int(v) for v in labels] if all(map(_INT_LABEL.match, labels)) else labels
+        X: object = Table.from_rows(cells, names, text=True)
+        y: object = [int(v) for v in labels] if all(map(_INT_LABEL.match, labels)) else labels
         model, params, feature_names = args["model"], {}, names
         fingerprint = hashlib.sha256(request.query_string + b"\0" + body).hexdigest()
     elif is_json(mimetype):
@@ -54,14 +55,16 @@ def post_train() -> tuple[dict[str, object], int, dict[str, object]]:
         if not isinstance(doc, dict):
             raise BadRequest("request body must be a JSON object")
         req = load(_train_request, doc)
-        X, y = req["data"]["features"], req["data"]["labels"]
-        model, params, feature_names = req["model"], req["params"], req["data"]["feature_names"]
+        data = req["data"]
+        X = data["records"] if data.get("records") is not None else data["features"]
+        y, label_column = data["labels"], data["label_column"]
+        model, params, feature_names = req["model"], req["params"], data["feature_names"]
         fingerprint = hashlib.sha256(body).hexdigest()
     else:
         raise UnsupportedMediaType(f"Content-Type {mimetype!r} is not accepted; "
                                    "send application/json or text/csv")
     job, created = runtime.jobs.submit(
-        model, X, y, params, feature_names=feature_names,
+        model, X, y, params, feature_names=feature_names, label_column=label_column,
         idempotency_key=request.headers.get("Idempotency-Key"), body_sha256=fingerprint)
     return job, 202 if created else 200, {"Location": f"/jobs/{job['job_id']}"}
 
@@ -97,17 +100,3 @@ def cancel_job(job_id: str) -> tuple[dict[str, object], int]:
     job, done = get_runtime().jobs.cancel(job_id)
     return job, 200 if done else 202
 
-
-def _csv_numbers(cells: list[list[str]], names: list[str]) -> np.ndarray:
-    try:
-        return np.asarray(cells, dtype=np.float64)
-    except ValueError:
-        for row, values in enumerate(cells):
-            for col, cell in enumerate(values):
-                try:
-                    float(cell)
-                except ValueError:
-                    raise field_error(f"data.features[{row}][{col}]",
-                                      f"column {names[col]!r} holds {cell!r:.40}, "
-                                      "not a number") from None
-        raise

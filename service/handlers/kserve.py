@@ -13,9 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from models.tabular import Table
 from service.config import Settings
 from service.errors import BadRequest, ServiceUnavailable
-from service.handlers.predict import Prediction, predict, read_rows
+from service.handlers import tabular
+from service.handlers.predict import Prediction, predict, predict_table, read_rows
 from service.handlers.protocol import INPUT, feature_names, stack_columns, url_ref
 from service.handlers.tensors import BinaryData, bytes_tensor, decode_input
 from service.model_cache import LoadedModel, ModelCache
@@ -35,14 +37,23 @@ def model_metadata(store: ModelStore, name: str, version: str | None) -> dict[st
     v = store.resolve(name, url_ref(name, version))
     meta = store.meta(name, v)
     n_classes = len(meta["classes"])
+    schema = meta.get("input_schema")
+    if schema:  # a tabular model: one [-1] tensor per feature, besides the matrix of cells
+        inputs = [{"name": col["name"], "datatype": _DATATYPES[col["type"]], "shape": [-1]}
+                  for col in schema]
+    else:
+        inputs = [{"name": INPUT, "datatype": "FP32", "shape": [-1, meta["n_features"]]}]
     return {
         "name": name,
         "versions": [str(x) for x in store.versions(name)],
         "platform": PLATFORM,
-        "inputs": [{"name": INPUT, "datatype": "FP32", "shape": [-1, meta["n_features"]]}],
+        "inputs": inputs,
         "outputs": [{"name": "probabilities", "datatype": "FP32", "shape": [-1, n_classes]},
                     {"name": "label", "datatype": "BYTES", "shape": [-1]}],
     }
+
+
+_DATATYPES = {"numeric": "FP64", "boolean": "BOOL", "categorical": "BYTES"}
 
 
 def model_ready(cache: ModelCache, name: str, version: str | None) -> dict[str, Any]:
@@ -87,6 +98,28 @@ def _matrix(inputs: list[tuple[str, np.ndarray]], loaded: LoadedModel) -> np.nda
             raise BadRequest(f"inputs[{index}].name: input {name!r} is given twice")
         columns[name] = arr
     return stack_columns(columns, names, "inputs")
+
+
+def _table(inputs: list[tuple[str, np.ndarray]], loaded: LoadedModel,
+           settings: Settings) -> tuple[Table, tabular.Locate]:
+    """A tabular model's inputs: one [N] (or [N, 1]) tensor per feature, or one [N, n] tensor
+    ``features`` of rows in the model's feature order."""
+    if len(inputs) == 1 and inputs[0][0] == INPUT and INPUT not in tabular.columns_of(loaded):
+        arr = inputs[0][1]
+        if arr.ndim != 2:
+            raise BadRequest(f"inputs[0]: shape {list(arr.shape)} must be [N, n_features]")
+        return tabular.from_instances(arr.tolist(), loaded, "inputs[0].data", settings)
+    columns: dict[str, list[object]] = {}
+    for index, (name, arr) in enumerate(inputs):
+        if name in columns:
+            raise BadRequest(f"inputs[{index}].name: input {name!r} is given twice")
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim != 1:
+            raise BadRequest(f"inputs[{index}]: shape {list(arr.shape)} must be [N] or [N, 1] "
+                             f"for feature {name!r}")
+        columns[name] = arr.tolist()
+    return tabular.from_columns(columns, loaded, "inputs", settings)
 
 
 def _classification(result: Prediction, k: Any, field: str) -> tuple[list[int], list[str]]:
@@ -167,10 +200,14 @@ def infer(cache: ModelCache, settings: Settings, name: str, version: str | None,
     if not isinstance(specs, list) or not specs:
         raise BadRequest("inputs: must be a non-empty list of input tensors")
     data = BinaryData(binary)
-    inputs = [decode_input(spec, index, data) for index, spec in enumerate(specs)]
+    cells = tabular.is_tabular(loaded)
+    inputs = [decode_input(spec, index, data, cells) for index, spec in enumerate(specs)]
     data.finish()
     field = "inputs[0].data" if len(inputs) == 1 else "inputs"
-    result = predict(loaded, read_rows(_matrix(inputs, loaded), settings, field), field)
+    if cells:
+        result = predict_table(loaded, *_table(inputs, loaded, settings))
+    else:
+        result = predict(loaded, read_rows(_matrix(inputs, loaded), settings, field), field)
     outputs, tail = _outputs(result, doc.get("outputs"), binary_default)
     body: dict[str, Any] = {"model_name": name, "model_version": str(result.version)}
     if request_id is not None:

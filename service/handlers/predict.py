@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from models.tabular import Table
 from service import metrics
 from service.arrays import as_matrix, check_matrix, check_width
 from service.config import Settings
-from service.errors import field_error
-from service.model_cache import LoadedModel
+from service.errors import ServiceError, Unprocessable, field_error
+from service.handlers import tabular
+from service.model_cache import LoadedModel, ModelCache
 
 
 @dataclass(slots=True)
@@ -21,7 +23,8 @@ class Prediction:
 
     ``probabilities`` has shape (n_rows, n_classes), columns in the order of ``classes``;
     ``labels`` holds the most probable class of each row. ``classes`` is the loaded model's own
-    list (``LoadedModel.classes``): read it, don't change it.
+    list (``LoadedModel.classes``): read it, don't change it. ``warnings`` is a tabular model's
+    coercion report (cells imputed, categories never seen in training), by row.
     """
 
     model: str
@@ -30,9 +33,10 @@ class Prediction:
     probabilities: np.ndarray
     labels: list[Any]
     loaded: LoadedModel
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
-def read_rows(rows: list | np.ndarray, settings: Settings, field: str = "instances") -> np.ndarray:
+def read_rows(rows: object, settings: Settings, field: str = "instances") -> np.ndarray:
     """Rows of a request (decoded JSON or an array) as a checked float32 matrix.
 
     Parameters
@@ -63,6 +67,76 @@ def predict(loaded: LoadedModel, matrix: np.ndarray, field: str = "instances") -
     """
     check_width(matrix, field, loaded.model.n_features_in_, loaded.name)
     proba = loaded.model.predict_proba(matrix, check_input=False)  # checked by read_rows
+    return _answer(loaded, proba, field, [])
+
+
+def predict_table(loaded: LoadedModel, table: Table, locate: tabular.Locate) -> Prediction:
+    """Class probabilities of a tabular version for a request's rows as a bound ``Table``
+    (``service.handlers.tabular``), with the coercion report."""
+    encoded, warnings = tabular.encode(loaded, table, locate)
+    return _answer(loaded, loaded.model.predict_proba_encoded(encoded), locate(None, None),
+                   warnings)
+
+
+def predict_instances(cache: ModelCache, name: str, ref: int | str | None, instances: object,
+                      settings: Settings, field: str = "instances") -> Prediction:
+    """A request's ``instances``: rows of numbers for a numeric version; rows or records of
+    cells for a tabular one.
+
+    Rows of numbers are checked before the store is asked, so a malformed body is a 422
+    whatever it names; anything else needs the version's columns to be read.
+    """
+    try:
+        matrix = read_rows(instances, settings, field)
+    except Unprocessable as not_numbers:
+        try:
+            loaded = cache.get(name, ref)
+        except ServiceError:
+            raise not_numbers from None
+        if not tabular.is_tabular(loaded):
+            raise
+        matrix = None
+    else:
+        loaded = cache.get(name, ref)
+    if tabular.is_tabular(loaded):
+        return predict_table(loaded, *tabular.from_instances(instances, loaded, field, settings))
+    assert matrix is not None
+    return predict(loaded, matrix, field)
+
+
+def predict_csv(loaded: LoadedModel, header: list[str], rows: list[list[str]],
+                settings: Settings) -> Prediction:
+    """CSV rows under ``header``: a tabular version binds the columns by name; a numeric one
+    takes its features in its own order (by name when it has names), every cell a number."""
+    if tabular.is_tabular(loaded):
+        return predict_table(loaded, *tabular.from_csv(header, rows, loaded, settings))
+    names = loaded.model.feature_names_
+    if names is not None:
+        missing = [n for n in names if n not in header]
+        if missing:
+            raise field_error(f"csv column {missing[0]!r}", "is missing; the model's features "
+                                                           f"are {names}")
+        order = [header.index(n) for n in names]
+        rows = [[row[j] for j in order] for row in rows]
+    try:
+        matrix = np.asarray(rows, dtype=np.float64)
+    except ValueError:
+        line, cell = next((i, c) for i, row in enumerate(rows, start=2) for c in row
+                          if not _is_number(c))
+        raise field_error(f"csv line {line}", f"{cell!r:.40} is not a number") from None
+    return predict(loaded, read_rows(matrix, settings, "csv"), "csv")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _answer(loaded: LoadedModel, proba: np.ndarray, field: str,
+            warnings: list[dict[str, Any]]) -> Prediction:
     # Probabilities lie in [0, 1], so their sum of squares (one BLAS call) is finite unless a
     # row's are not: inputs near float32's limit can overflow inside the network.
     if not math.isfinite(np.vdot(proba, proba)):
@@ -71,6 +145,6 @@ def predict(loaded: LoadedModel, matrix: np.ndarray, field: str = "instances") -
                                              "are not finite (the network overflowed float32)")
     classes = loaded.classes
     labels = [classes[i] for i in proba.argmax(axis=1).tolist()]
-    metrics.record_prediction(loaded.name, loaded.version, matrix.shape[0])
+    metrics.record_prediction(loaded.name, loaded.version, proba.shape[0])
     return Prediction(model=loaded.name, version=loaded.version, classes=classes,
-                      probabilities=proba, labels=labels, loaded=loaded)
+                      probabilities=proba, labels=labels, loaded=loaded, warnings=warnings)

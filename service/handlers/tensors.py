@@ -98,9 +98,19 @@ def _from_json(data: Any, dtype: np.dtype, datatype: str, field: str) -> np.ndar
         return arr.astype(dtype)
 
 
-def decode_input(spec: Any, index: int, binary: BinaryData) -> tuple[str, np.ndarray]:
-    """(name, array of the declared shape) of one ``$request_input``."""
+def decode_input(spec: Any, index: int, binary: BinaryData,
+                 cells: bool = False) -> tuple[str, np.ndarray]:
+    """(name, array of the declared shape) of one ``$request_input``.
+
+    With ``cells`` (a model trained on tabular data) BYTES and BOOL tensors are read too, as
+    object arrays of ``str`` and ``bool``: a categorical or boolean feature's column.
+    """
     field = f"inputs[{index}]"
+    if cells and isinstance(spec, dict) and spec.get("datatype") in ("BYTES", "BOOL"):
+        name = spec.get("name")
+        if not isinstance(name, str):
+            raise BadRequest(f"{field}.name: must be a string")
+        return name, _cell_tensor(spec, field, binary)
     if not isinstance(spec, dict):
         raise BadRequest(f"{field}: must be an object with name, shape, datatype and data")
     name = spec.get("name")
@@ -136,6 +146,63 @@ def decode_input(spec: Any, index: int, binary: BinaryData) -> tuple[str, np.nda
                          f"{datatype} needs {count * dtype.itemsize}")
     arr = np.frombuffer(binary.take(size, field), dtype=dtype)
     return name, arr.reshape(shape)
+
+
+def _cell_tensor(spec: dict[str, Any], field: str, binary: BinaryData) -> np.ndarray:
+    shape = _shape(spec.get("shape"), field)
+    datatype = spec["datatype"]
+    count = math.prod(shape)
+    params = spec.get("parameters")
+    size = params.get("binary_data_size") if isinstance(params, dict) else None
+    if size is not None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0 or "data" in spec:
+            raise BadRequest(f"{field}.parameters.binary_data_size: must be a non-negative "
+                             "integer, without data")
+        raw = bytes(binary.take(size, field))
+        values = _bytes_elements(raw, field) if datatype == "BYTES" else [b != 0 for b in raw]
+    else:
+        data = spec.get("data")
+        if not isinstance(data, list):
+            raise BadRequest(f"{field}.data: must be a list of {datatype} values")
+        values = _flat(data)
+        want = str if datatype == "BYTES" else bool
+        for at, value in enumerate(values):
+            value = getattr(value, "value", value)  # a JSON boolean inside an array
+            if not isinstance(value, want):
+                raise BadRequest(f"{field}.data[{at}]: must be a "
+                                 f"{'string' if want is str else 'boolean'} for {datatype}")
+            values[at] = value
+    if len(values) != count:
+        raise BadRequest(f"{field}: shape {shape} holds {count} values but data has "
+                         f"{len(values)}")
+    arr = np.empty(count, dtype=object)
+    arr[:] = values
+    return arr.reshape(shape)
+
+
+def _flat(data: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for item in data:
+        out.extend(_flat(item) if isinstance(item, list) else [item])
+    return out
+
+
+def _bytes_elements(raw: bytes, field: str) -> list[str]:
+    """The elements of a binary BYTES tensor: a 4-byte little-endian length, then the bytes."""
+    values, at = [], 0
+    while at < len(raw):
+        if at + 4 > len(raw):
+            raise BadRequest(f"{field}: binary BYTES data ends inside an element's length")
+        (length,) = struct.unpack_from("<I", raw, at)
+        chunk = raw[at + 4:at + 4 + length]
+        if len(chunk) != length:
+            raise BadRequest(f"{field}: binary BYTES data ends inside an element")
+        try:
+            values.append(chunk.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise BadRequest(f"{field}: a BYTES element is not UTF-8 text") from None
+        at += 4 + length
+    return values
 
 
 def bytes_tensor(values: list[str]) -> bytes:

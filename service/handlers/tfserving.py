@@ -14,8 +14,9 @@ from typing import Any
 
 from service.config import Settings
 from service.errors import BadRequest
+from service.handlers import tabular
 from service.handlers.predict import predict as predict_rows
-from service.handlers.predict import read_rows
+from service.handlers.predict import predict_table, read_rows
 from service.handlers.protocol import (
     INPUT,
     check_name,
@@ -130,11 +131,14 @@ def predict(cache: ModelCache, settings: Settings, name: str, doc: dict[str, Any
     if not has_rows and not has_columns:
         raise BadRequest("missing input: give instances (row format) or inputs (columnar "
                          "format)")
+    field, key = ("instances", "predictions") if has_rows else ("inputs", "outputs")
+    if tabular.is_tabular(loaded):
+        value = doc[field]
+        bound = tabular.from_columns(value, loaded, field, settings) if isinstance(value, dict) \
+            else tabular.from_instances(value, loaded, field, settings)
+        return {key: predict_table(loaded, *bound).probabilities}
     names = feature_names(loaded)
-    if has_rows:
-        rows, field, key = _instances(doc["instances"], names), "instances", "predictions"
-    else:
-        rows, field, key = _inputs(doc["inputs"], names), "inputs", "outputs"
+    rows = _instances(doc["instances"], names) if has_rows else _inputs(doc["inputs"], names)
     result = predict_rows(loaded, read_rows(rows, settings, field), field)
     return {key: result.probabilities}
 
@@ -169,9 +173,17 @@ def classify(cache: ModelCache, settings: Settings, name: str, doc: dict[str, An
         raise BadRequest("examples: must be a non-empty list of examples")
     if not isinstance(context, dict):
         raise BadRequest("context: must be an object of features shared by all examples")
-    names = feature_names(loaded)
-    rows = [_example(ex, i, context, names) for i, ex in enumerate(examples)]
-    result = predict_rows(loaded, read_rows(rows, settings, "examples"), "examples")
+    if tabular.is_tabular(loaded):
+        if context and not all(isinstance(ex, dict) for ex in examples):
+            raise BadRequest("examples: a context goes with examples given as objects keyed "
+                             "by feature name")
+        merged = [{**context, **ex} if isinstance(ex, dict) else ex for ex in examples]
+        result = predict_table(loaded, *tabular.from_instances(merged, loaded, "examples",
+                                                               settings))
+    else:
+        names = feature_names(loaded)
+        rows = [_example(ex, i, context, names) for i, ex in enumerate(examples)]
+        result = predict_rows(loaded, read_rows(rows, settings, "examples"), "examples")
     labels = [str(c) for c in result.classes]
     return {"result": [[[lab, score] for lab, score in zip(labels, row, strict=True)]
                        for row in result.probabilities]}  # float32 scores, as predictions

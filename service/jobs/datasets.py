@@ -9,11 +9,14 @@ import hashlib
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
+from models.tabular import Table
 from service.config import Settings
 from service.errors import NotFound
 from service.jobs.records import FINISHED, JobStore
@@ -31,13 +34,45 @@ def fingerprint(X: np.ndarray, y: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def write_dataset(path: Path, X: np.ndarray, y: np.ndarray,
-                  feature_names: list[str] | None = None) -> None:
-    """Write atomically: through a file object to a temp name, then ``os.replace``."""
+def _table_json(table: Table) -> bytes:
+    return orjson.dumps({"names": table.names, "columns": [list(c) for c in table.columns],
+                         "text": table.text})
+
+
+def table_fingerprint(table: Table, y: np.ndarray) -> str:
+    """sha256 of a tabular set: its columns as JSON (cells as given) and the labels."""
+    h = hashlib.sha256(_table_json(table))
+    h.update(json.dumps(y.tolist()).encode())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A training set as a job reads it back: a float64 matrix or a ``Table``."""
+
+    X: np.ndarray | Table
+    y: np.ndarray
+    feature_names: list[str] | None
+    encoding: dict[str, Any]
+
+
+def write_dataset(path: Path, X: np.ndarray | Table, y: np.ndarray,
+                  feature_names: list[str] | None = None,
+                  encoding: dict[str, Any] | None = None) -> None:
+    """Write atomically: through a file object to a temp name, then ``os.replace``.
+
+    A ``Table`` is kept as JSON bytes (a uint8 array), so the file holds no pickle either way.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays: dict[str, Any] = {"X": np.asarray(X, dtype=np.float64), "y": np.asarray(y)}
+    arrays: dict[str, Any] = {"y": np.asarray(y)}
+    if isinstance(X, Table):
+        arrays["table"] = np.frombuffer(_table_json(X), dtype=np.uint8)
+    else:
+        arrays["X"] = np.asarray(X, dtype=np.float64)
     if feature_names is not None:
         arrays["feature_names"] = np.asarray(feature_names, dtype=str)
+    if encoding:
+        arrays["encoding"] = np.frombuffer(orjson.dumps(encoding), dtype=np.uint8)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
@@ -48,12 +83,18 @@ def write_dataset(path: Path, X: np.ndarray, y: np.ndarray,
         raise
 
 
-def load_dataset(path: Path) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
-    """``(X, y, feature_names or None)``, X float64 (float32 in sets written before it was);
-    OSError when missing."""
+def load_dataset(path: Path) -> Dataset:
+    """The set written by ``write_dataset`` (float32 X in sets written before float64 was);
+    OSError when missing, ValueError when unreadable."""
     with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
         names = data["feature_names"].tolist() if "feature_names" in data.files else None
-        return data["X"], data["y"], names
+        encoding = orjson.loads(data["encoding"].tobytes()) if "encoding" in data.files else {}
+        if "table" in data.files:
+            doc = orjson.loads(data["table"].tobytes())
+            X: np.ndarray | Table = Table(doc["names"], doc["columns"], doc["text"])
+        else:
+            X = data["X"]
+        return Dataset(X, data["y"], names, encoding)
 
 
 def remove_dataset(store: Path | str, job_id: str) -> None:

@@ -92,23 +92,28 @@ class JobService:
     # -- submit --------------------------------------------------------------------------------
     def submit(self, model: str, X: Any, y: Any, params: dict[str, Any] | None, *,
                feature_names: list[str] | None = None, idempotency_key: str | None = None,
-               body_sha256: str | None = None) -> tuple[dict[str, Any], bool]:
+               body_sha256: str | None = None,
+               label_column: str | None = None) -> tuple[dict[str, Any], bool]:
         """Queue a training job; ``(job, created)``, ``created`` False for a replayed key.
+
+        ``X`` is rows of numbers (or an array), rows of cells with ``feature_names``, a list of
+        records (labels in ``y`` or in each record's ``label_column``), or a ``Table`` (a CSV);
+        see ``validation.check_data``.
 
         Raises 422 (bad model name, params, data, work over ``max_train_work``, key reused with
         another body), 429 with ``Retry-After`` (too many active jobs of ``model``), 503 (queue
         unreachable).
         """
         validate_model_name(model)
-        params = validation.check_params(params)
-        data = validation.check_data(X, y, feature_names, self.settings)
-        validation.check_work(params, data.X.shape[0], self.settings)
+        params, encoding = validation.split_params(params)
+        data = validation.check_data(X, y, feature_names, self.settings, encoding, label_column)
+        validation.check_work(params, data.rows, self.settings)
         if idempotency_key is not None:
             if not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= \
                     MAX_KEY_LENGTH:
                 raise field_error("Idempotency-Key", f"must be 1-{MAX_KEY_LENGTH} characters")
             if body_sha256 is None:
-                body_sha256 = _request_sha256(model, params, data)
+                body_sha256 = _request_sha256(model, {**params, **encoding}, data)
             taken = self.job_store.idempotency(idempotency_key)
             if taken is not None:
                 return self._replay(taken, body_sha256)
@@ -120,7 +125,7 @@ class JobService:
 
         job_id = uuid.uuid4().hex
         path = dataset_path(self.settings.store, job_id)
-        write_dataset(path, data.X, data.y, data.feature_names)
+        write_dataset(path, data.X, data.y, data.feature_names, encoding)
         job = new_job(job_id, model, params, data.summary)
         try:
             # The limit is enforced here, atomically with the insert: a separate count and
@@ -145,7 +150,7 @@ class JobService:
                 job_ended(self.job_store, job_id)
             path.unlink(missing_ok=True)
             raise ServiceUnavailable(message) from exc
-        log.info("job %s queued for model %s (%d rows)", job_id, model, data.X.shape[0])
+        log.info("job %s queued for model %s (%d rows)", job_id, model, data.rows)
         return job, True
 
     def _replay(self, taken: IdempotencyRecord, body_sha256: str) -> tuple[dict[str, Any], bool]:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from models import MLPClassifier
+from models.tabular import Table
 from service.config import Settings
 from service.errors import ServiceError
 from service.jobs.datasets import dataset_path, load_dataset, remove_dataset
@@ -149,7 +150,7 @@ class _Training:
         self.writer.start()
         path = dataset_path(self.settings.store, self.job_id)
         try:
-            X, y, names = load_dataset(path)
+            data = load_dataset(path)
         except (OSError, ValueError) as exc:
             self.fail(*_failure(exc, "load", self.settings.store))
             return
@@ -157,7 +158,9 @@ class _Training:
         clf = MLPClassifier(**self.job["params"])
         try:
             with self.signals.interruptible():
-                clf.fit(X, y, on_epoch=self.on_epoch, feature_names=names)
+                clf.fit(data.X, data.y, on_epoch=self.on_epoch,
+                        feature_names=None if isinstance(data.X, Table) else data.feature_names,
+                        **data.encoding)
         except JobTimedOut:
             self.stop_reason = "timeout"
         self.signals.disarm()
@@ -239,13 +242,19 @@ def version_meta(clf: MLPClassifier, history: list[dict[str, Any]], dataset: dic
     if params["early_stopping"]:  # fit restored the best epoch's weights
         key = "val_loss" if best.get("val_loss") is not None else "loss"
         best = min(history, key=lambda h: h[key])
-    return {
+    meta = {
         "params": params, "n_features": int(clf.n_features_in_),
         "classes": clf.classes_.tolist(), "feature_names": clf.feature_names_,
         "metrics": dict(best), "history": history,
         "dataset": {k: dataset[k] for k in ("rows", "features", "sha256")},
         "job_id": job_id, "training_seconds": round(seconds, 3),
     }
+    if clf.encoder_ is not None:  # trained on tabular data: its columns and their encoding
+        meta["input_schema"] = clf.input_schema()
+        meta["encoding"] = {"feature_types": clf.encoder_.feature_types,
+                            "max_categories": clf.encoder_.max_categories,
+                            "min_frequency": clf.encoder_.min_frequency}
+    return meta
 
 
 def _failure(exc: BaseException, stage: str, root: Path) -> tuple[str, str]:
