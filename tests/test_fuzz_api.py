@@ -55,10 +55,20 @@ _UNSTATED_RULES = {
         r"expects \d+ features",  # the model's width
         r"too large for this model",  # the model's arithmetic overflows on these rows
         r"ragged|has \d+ values; row 0 has",
+        # the model's columns and their types: numbers only for a numeric model, cells of the
+        # trained types for a tabular one; rows of one kind
+        r"must be a (list of )?numbers?|not a feature|in (numeric|boolean) column",
+        r"is not a finite number",
+        r"has \d+ cells, expected|rows or records, not both|a cell holds one value",
     ],
     "POST /train": [
         r"has \d+ labels for \d+ rows", r"distinct class", r"strings, one per column",
         r"exceeds the limit of", r"ragged|has \d+ values; row 0 has",
+        # tabular data: fields that go together, columns named across fields, cells by column
+        r"not both|is required|goes with|no record has|have no .* label|not a column of",
+        r"names a column twice|has \d+ cells, expected|record \d+ is|a cell holds one value",
+        r"in (numeric|boolean) column|not a finite number|must be a number|nothing to learn",
+        r"must hold at least one row",
     ],
     _PROTOCOL_PREDICT: [
         r"expects \d+ features", r"too large for this model",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from models.params import PARAM_RANGES, TABULAR_PARAM_RANGES, check_param
 from models.tabular import KINDS
@@ -100,6 +100,19 @@ class DatasetSchema(Schema):
                                 validate=validate.Length(min=1), metadata={
         "description": "One name per feature column (optional).",
         "example": ["sepal_length", "sepal_width", "petal_length", "petal_width"]})
+
+
+    @validates_schema
+    def _one_form(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if (data.get("features") is None) == (data.get("records") is None):
+            raise ValidationError("give features or records, not both", "features")
+        if data.get("label_column") is not None:
+            if data.get("records") is None:
+                raise ValidationError("goes with records; rows take labels", "label_column")
+            if data.get("labels") is not None:
+                raise ValidationError("give labels or label_column, not both", "label_column")
+        elif data.get("labels") is None:
+            raise ValidationError("is required (or, with records, label_column)", "labels")
 
 
 class TrainRequestSchema(Schema):
