@@ -94,6 +94,7 @@ class Adam:
         self.t = 0
         self.ms = [np.zeros_like(p) for p in params]
         self.vs = [np.zeros_like(p) for p in params]
+        self._scratch = [np.empty_like(p) for p in params]   # each term, then the step
 
     def update(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         """Apply one step to ``params`` in place.
@@ -110,12 +111,18 @@ class Adam:
         correction = math.sqrt(1.0 - b2**self.t)
         lr_t = self.learning_rate * correction / (1.0 - b1**self.t)
         eps_t = self.epsilon * correction
-        for p, g, m, v in zip(params, grads, self.ms, self.vs, strict=True):
+        for p, g, m, v, step in zip(params, grads, self.ms, self.vs, self._scratch, strict=True):
+            # m = beta1 * m + (1 - beta1) * g
             m *= b1
-            m += (1.0 - b1) * g                      # m = beta1 * m + (1 - beta1) * g
+            m += np.multiply(g, 1.0 - b1, out=step)
+            # v = beta2 * v + (1 - beta2) * g**2
             v *= b2
-            v += (1.0 - b2) * g * g                  # v = beta2 * v + (1 - beta2) * g**2
-            p -= lr_t * m / (np.sqrt(v) + eps_t)     # = lr * m_hat / (sqrt(v_hat) + epsilon)
+            v += np.multiply(np.square(g, out=step), 1.0 - b2, out=step)
+            # p -= lr_t * m / (sqrt(v) + eps_t), which is lr * m_hat / (sqrt(v_hat) + epsilon)
+            np.sqrt(v, out=step)
+            step += eps_t
+            np.divide(m, step, out=step)
+            p -= np.multiply(step, lr_t, out=step)
 
 
 #: Optimiser names: ``sgd`` is plain mini-batch SGD, ``momentum`` SGD with ``momentum`` (and

@@ -102,8 +102,7 @@ class StandardScaler:
         """Return ``(X - mean_) / scale_`` as a new array of ``dtype``.
 
         Centred and scaled in the wider of ``X``'s dtype and ``dtype``, then cast: float64 rows
-        such as ``1e6 + 0.01`` keep their digits below float32's grid. Training batches are
-        standardised by this same function.
+        such as ``1e6 + 0.01`` keep their digits below float32's grid (as ``Batches`` does).
 
         Parameters
         ----------

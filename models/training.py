@@ -1,6 +1,7 @@
 """The training loop: validation split, mini-batch epochs, metrics, early stopping, callbacks.
 
-``Batches`` standardises the training rows once and gathers each batch into one reusable buffer.
+``Batches`` gathers and standardises each batch inside one reusable buffer, so the training data
+is never copied or scaled as a whole.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from .optimizers import SGD, Adam
 from .preprocessing import StandardScaler
 
 EpochCallback = Callable[[int, dict[str, Any]], bool | None]
-
-_SCALE_BLOCK_ROWS = 4096   # rows standardised at a time, so the wide temporaries stay small
 
 
 def stratified_split(y: np.ndarray, fraction: float,
@@ -56,10 +55,9 @@ def stratified_split(y: np.ndarray, fraction: float,
 class Batches:
     """Shuffled, standardised mini-batches of some rows of ``X``, in one reusable buffer.
 
-    The rows are standardised once, block by block, by ``scaler.transform`` (the same function
-    that standardises rows for prediction) into one array in the compute dtype; each batch's rows
-    are then gathered from it into a preallocated buffer, which the next products read while it
-    is in cache.
+    ``X`` is neither copied nor scaled as a whole: each batch's rows are gathered with
+    ``np.take(..., out=)`` into a preallocated buffer (the rows the next GEMMs read were just
+    written, so they are in cache) and standardised there in place.
 
     Parameters
     ----------
@@ -78,15 +76,18 @@ class Batches:
 
     def __init__(self, X: np.ndarray, y: np.ndarray, rows: np.ndarray, scaler: StandardScaler,
                  batch_size: int, dtype: np.dtype) -> None:
-        self.y, self.batch_size = y[rows], batch_size
-        self.X = np.empty((len(rows), X.shape[1]), dtype=dtype)
-        for start in range(0, len(rows), _SCALE_BLOCK_ROWS):
-            block = rows[start:start + _SCALE_BLOCK_ROWS]
-            self.X[start:start + len(block)] = scaler.transform(X[block], dtype)
-        self._batch = np.empty((min(batch_size, len(rows)), X.shape[1]), dtype=dtype)
+        self.X, self.y, self.rows, self.batch_size = X, y, rows, batch_size
+        size = (min(batch_size, len(rows)), X.shape[1])
+        self._batch = np.empty(size, dtype=dtype)
+        # Gather in X's own dtype when it is wider, so centring loses no precision.
+        self._raw = self._batch if X.dtype == dtype else np.empty(size, dtype=X.dtype)
+        # Mean and 1 / scale repeated for every row of a batch, so that the two passes run as
+        # whole-array loops instead of numpy's broadcasting loop, which restarts on every row.
+        mean, inv_scale = scaler.cast(X.dtype, dtype)
+        self._mean, self._inv_scale = np.tile(mean, (size[0], 1)), np.tile(inv_scale, (size[0], 1))
 
     def __len__(self) -> int:
-        return len(self.y)
+        return len(self.rows)
 
     def epoch(self, rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(X_batch, y_batch)`` over all rows in a fresh random order.
@@ -94,14 +95,17 @@ class Batches:
         ``X_batch`` of shape (n_batch, n_features) is a view of the shared buffer, valid until
         the next batch is drawn.
         """
-        order = rng.permutation(len(self.y))
+        order = self.rows[rng.permutation(len(self.rows))]
         labels = self.y[order]
         for start in range(0, len(order), self.batch_size):
             take = order[start:start + self.batch_size]
+            n = len(take)
             # mode="clip": with the default "raise", numpy buffers ``out`` (an extra copy); the
             # indices are valid by construction, so clipping never changes them.
-            xb = self.X.take(take, axis=0, out=self._batch[:len(take)], mode="clip")
-            yield xb, labels[start:start + len(take)]
+            raw = self.X.take(take, axis=0, out=self._raw[:n], mode="clip")
+            xb = np.subtract(raw, self._mean[:n], out=self._batch[:n], casting="same_kind")
+            xb *= self._inv_scale[:n]
+            yield xb, labels[start:start + n]
 
 
 def train_epoch(net: Network, optimizer: SGD | Adam, batches: Batches, l2: float,
