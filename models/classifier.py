@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from os import PathLike
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -219,7 +219,7 @@ class MLPClassifier:
         self.network_, self.scaler_ = net, scaler
         self.classes_ = labels.classes_
         self.encoder_, self.feature_names_ = encoder, names
-        self.n_features_in_ = X.shape[1] if encoder is None else len(names)
+        self.n_features_in_ = X.shape[1] if encoder is None else len(encoder.names_)
         self.history_, self.cancelled_ = history, cancelled
         return self
 
@@ -248,7 +248,7 @@ class MLPClassifier:
         self._check_fitted()
         if self.encoder_ is not None or check_input:
             X = self.encode(X)[0]
-        return self.predict_proba_encoded(X)
+        return self.predict_proba_encoded(cast(np.ndarray, X))  # encoded, or checked by caller
 
     def encode(self, X: ArrayLike | TabularInput) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """``X`` as the network's input columns, and what was coerced to get there.
@@ -278,7 +278,8 @@ class MLPClassifier:
         if self.encoder_ is not None:
             table = as_table(X, self.feature_names_)
             if table is None:
-                table = Table.from_rows(X, self.feature_names_)
+                # Not records or columns: rows of cells, each checked by from_rows.
+                table = Table.from_rows(cast(Sequence[Sequence[object]], X), self.encoder_.names_)
             return self.encoder_.transform(table)
         X = as_float_matrix(X, "X")
         if X.shape[1] != self.n_features_in_:
@@ -354,8 +355,8 @@ class MLPClassifier:
             params=clf.get_params(),
             weights=[np.asarray(W, dtype=clf.dtype) for W in weights],
             biases=[np.asarray(b, dtype=clf.dtype) for b in biases],
-            mean=np.zeros(n_features) if mean is None else mean,
-            scale=np.ones(n_features) if scale is None else scale,
+            mean=np.zeros(n_features) if mean is None else np.asarray(mean, dtype=np.float64),
+            scale=np.ones(n_features) if scale is None else np.asarray(scale, dtype=np.float64),
             classes=LabelEncoder(classes).classes_,
             feature_names=None if feature_names is None else list(feature_names))
         return cls._from_state(artifact.validated(state))
@@ -387,6 +388,6 @@ class MLPClassifier:
         encoder = LabelEncoder(state.classes)
         clf.classes_ = encoder.classes_
         clf.encoder_, clf.feature_names_ = state.encoder, state.feature_names
-        clf.n_features_in_ = sizes[0] if state.encoder is None else len(state.feature_names)
+        clf.n_features_in_ = sizes[0] if state.encoder is None else len(state.encoder.names_)
         clf.history_, clf.cancelled_ = [], False
         return clf

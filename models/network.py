@@ -16,11 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .activations import ACTIVATIONS, DERIVATIVES, softmax_cross_entropy
 
 
-def _layer_views(flat: np.ndarray, sizes: Sequence[int]) -> tuple[list, list]:
+def _layer_views(flat: np.ndarray, sizes: Sequence[int]
+                 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Split ``flat`` into weight matrices (fan_in, fan_out) and bias vectors (fan_out,)."""
     weights, biases, offset = [], [], 0
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
@@ -57,7 +59,7 @@ class Network:
     """
 
     def __init__(self, sizes: Sequence[int], activation: str = "relu",
-                 dtype: np.dtype | str = np.float32) -> None:
+                 dtype: DTypeLike = np.float32) -> None:
         self.sizes = [int(s) for s in sizes]
         self.activation = activation
         self.dtype = np.dtype(dtype)

@@ -10,9 +10,9 @@ strings (``kind`` records which, so an artifact can restore them).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 _BLOCK_ROWS = 256          # rows per block copied into a buffer (it stays in cache)
 _VIEW_BLOCK_ROWS = 1024    # rows per block summed in place
@@ -33,9 +33,15 @@ class StandardScaler:
         Standard deviation of each column, or 1.0 where a column is (numerically) constant.
     """
 
-    def __init__(self, mean: np.ndarray | None = None, scale: np.ndarray | None = None) -> None:
-        self.mean_ = None if mean is None else np.asarray(mean, dtype=np.float64)
-        self.scale_ = None if scale is None else np.asarray(scale, dtype=np.float64)
+    # Set by fit(), or by __init__ when given: absent until then.
+    mean_: np.ndarray
+    scale_: np.ndarray
+
+    def __init__(self, mean: ArrayLike | None = None, scale: ArrayLike | None = None) -> None:
+        if mean is not None:
+            self.mean_ = np.asarray(mean, dtype=np.float64)
+        if scale is not None:
+            self.scale_ = np.asarray(scale, dtype=np.float64)
         self._cast: dict[tuple[np.dtype, np.dtype], tuple[np.ndarray, np.ndarray]] = {}
 
     def fit(self, X: np.ndarray, rows: np.ndarray | None = None) -> StandardScaler:
@@ -74,7 +80,7 @@ class StandardScaler:
             ones = np.ones(min(block_rows, n), dtype=X.dtype)
             for start in range(0, n, block_rows):
                 stop = min(start + block_rows, n)
-                if in_place:
+                if buffer is None:                   # in place
                     d = X[start:stop]
                 elif rows is None:
                     d = np.subtract(X[start:stop], shift, out=buffer[:stop - start])
@@ -98,7 +104,7 @@ class StandardScaler:
         """Whether the fitted statistics are finite (false if the data held NaN or inf)."""
         return bool(np.isfinite(self.mean_).all() and np.isfinite(self.scale_).all())
 
-    def transform(self, X: np.ndarray, dtype: np.dtype | str = np.float32) -> np.ndarray:
+    def transform(self, X: np.ndarray, dtype: DTypeLike = np.float32) -> np.ndarray:
         """Return ``(X - mean_) / scale_`` as a new array of ``dtype``.
 
         Centred and scaled in the wider of ``X``'s dtype and ``dtype``, then cast: float64 rows
@@ -120,7 +126,7 @@ class StandardScaler:
         out *= inv_scale
         return out if out.dtype == dtype else out.astype(dtype)
 
-    def cast(self, mean_dtype: np.dtype, scale_dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    def cast(self, mean_dtype: DTypeLike, scale_dtype: DTypeLike) -> tuple[np.ndarray, np.ndarray]:
         """``mean_`` as ``mean_dtype`` and ``1 / scale_`` as ``scale_dtype``, computed once per
         pair of dtypes, since a served model transforms only a few rows per request.
 
@@ -152,9 +158,14 @@ class LabelEncoder:
     kind : {"int", "str"}
     """
 
-    def __init__(self, classes: np.ndarray | None = None) -> None:
-        self.classes_ = None if classes is None else as_labels(np.asarray(classes))
-        self.kind = None if self.classes_ is None else _kind(self.classes_)
+    # Set by fit_transform(), or by __init__ when given: absent until then.
+    classes_: np.ndarray
+    kind: str
+
+    def __init__(self, classes: ArrayLike | None = None) -> None:
+        if classes is not None:
+            self.classes_ = as_labels(np.asarray(classes))
+            self.kind = _kind(self.classes_)
 
     def fit_transform(self, y: np.ndarray) -> np.ndarray:
         """Learn the classes of ``y`` and return its class indices.
@@ -195,7 +206,7 @@ _INT64 = np.iinfo(np.int64)
 _INT64_RANGE = f"integer labels must lie in [{_INT64.min}, {_INT64.max}]"
 
 
-def as_labels(y: Any) -> np.ndarray:
+def as_labels(y: object) -> np.ndarray:
     """Class labels as a 1-D int64 or unicode array; ValueError saying what is wrong otherwise.
 
     Integers (and integral floats) within int64 become int64, strings stay strings; a list
@@ -243,7 +254,7 @@ def as_labels(y: Any) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def as_float_matrix(X: Any, name: str, check_finite: bool = True) -> np.ndarray:
+def as_float_matrix(X: object, name: str, check_finite: bool = True) -> np.ndarray:
     """``X`` as a 2-D float32/float64 ndarray (no copy if it is one already).
 
     Raises ValueError saying what is wrong: not numeric, not 2-D, NaN or infinity (the last

@@ -7,15 +7,27 @@ the training worker runs beside gunicorn: started once the arbiter is ready, sto
 never inside a request-serving worker.
 """
 
+from __future__ import annotations
+
 import os
 import signal
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 from gunicorn.glogging import Logger
 
 from service import observability
 from service.config import Settings
+
+if TYPE_CHECKING:
+    from datetime import timedelta
+
+    from _typeshed.wsgi import WSGIEnvironment
+    from gunicorn.arbiter import Arbiter
+    from gunicorn.http.message import Request
+    from gunicorn.http.wsgi import Response
+    from gunicorn.workers.base import Worker
 
 _settings = Settings.from_env()
 
@@ -45,7 +57,8 @@ class AppLogsRequests(Logger):
     request); an ``accesslog`` given on the command line is still honoured.
     """
 
-    def access(self, resp, req, environ, request_time):
+    def access(self, resp: Response, req: Request, environ: WSGIEnvironment,
+               request_time: timedelta) -> None:
         if self.cfg.accesslog:
             super().access(resp, req, environ, request_time)
 
@@ -60,15 +73,15 @@ wsgi_app = "service:create_app()"
 logconfig_dict = observability.gunicorn_logconfig(_settings.log_level)
 
 
-def on_starting(server):
+def on_starting(server: Arbiter) -> None:
     observability.on_starting(server)
 
 
-def child_exit(server, worker):
+def child_exit(server: Arbiter, worker: Worker) -> None:
     observability.child_exit(server, worker)
 
 
-def when_ready(server):
+def when_ready(server: Arbiter) -> None:
     if not _settings.embedded_worker:
         return
     server.log.info("starting the embedded training worker")
@@ -77,7 +90,7 @@ def when_ready(server):
         env=dict(os.environ, NNSERVE_WORKER_METRICS_PORT="0"))
 
 
-def on_exit(server):
+def on_exit(server: Arbiter) -> None:
     worker = getattr(server, "nnserve_worker", None)
     if worker is not None and worker.poll() is None:
         worker.send_signal(signal.SIGTERM)

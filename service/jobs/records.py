@@ -20,6 +20,7 @@ adds (or replaces) those epochs, so a progress write costs the entries it adds. 
 
 from __future__ import annotations
 
+import builtins  # in the store classes `list` is the listing method, not the type
 import time
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
@@ -138,8 +139,8 @@ class JobStore(Protocol):
              offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         """A page of summaries (records without history) newest first, and the total matching."""
 
-    def transition(self, job_id: str, from_states: tuple[str, ...] | list[str], to_state: str,
-                   **fields: Any) -> bool:
+    def transition(self, job_id: str, from_states: tuple[str, ...] | builtins.list[str],
+                   to_state: str, **fields: Any) -> bool:
         """Compare-and-set: move to ``to_state`` and write ``fields`` only if the status is one
         of ``from_states``. False when it is not (or the job does not exist)."""
 
@@ -156,7 +157,7 @@ class JobStore(Protocol):
     def count_active(self, model: str) -> int:
         """Queued plus running jobs of ``model``."""
 
-    def stale_running(self, older_than_s: float) -> list[dict[str, Any]]:
+    def stale_running(self, older_than_s: float) -> builtins.list[dict[str, Any]]:
         """Running jobs (summaries) whose last heartbeat is more than ``older_than_s`` seconds
         old by the store's clock."""
 

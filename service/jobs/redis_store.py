@@ -19,10 +19,12 @@ are compared on one clock. redis-py's pool reconnects after a fork by itself.
 
 from __future__ import annotations
 
+import builtins  # in the store classes `list` is the listing method, not the type
 import json
 from typing import Any, cast
 
 import redis
+from redis.client import Pipeline
 
 from service.errors import NotFound
 from service.jobs.records import (
@@ -132,6 +134,8 @@ class RedisJobStore:
     def close(self) -> None:
         """Nothing per thread: the pool is shared."""
 
+    # redis-py types each reply `Awaitable[T] | T`, one signature for its sync and asyncio
+    # clients; this client is sync, so the casts (marked "sync client") name the reply's type.
     def now(self) -> float:
         seconds, micros = cast(tuple[int, int], self.redis.time())  # sync client
         return seconds + micros / 1e6
@@ -140,7 +144,7 @@ class RedisJobStore:
     def _decode(raw: dict[str, str]) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in raw.items() if not k.startswith("_")}
 
-    def _append_history(self, pipe: Any, job_id: str, entries: list[dict[str, Any]]) -> None:
+    def _append_history(self, pipe: Pipeline, job_id: str, entries: list[dict[str, Any]]) -> None:
         if entries:
             pipe.hset(self._key("hist", job_id),
                       mapping={str(int(e["epoch"])): json.dumps(e) for e in entries})
@@ -212,15 +216,15 @@ class RedisJobStore:
         total, ids = pipe.execute()
         return self._get_many(ids), total
 
-    def transition(self, job_id: str, from_states: tuple[str, ...] | list[str], to_state: str,
-                   **fields: Any) -> bool:
+    def transition(self, job_id: str, from_states: tuple[str, ...] | builtins.list[str],
+                   to_state: str, **fields: Any) -> bool:
         from_states = tuple(from_states)
         entries = fields.pop(_HISTORY_FIELD, None) or []
         now = self.now()
         changes = transition_fields(from_states, to_state, fields, now)
         beat = parse_iso(changes.get("heartbeat_at")) or now
-        args = [self.prefix, job_id, to_state, repr(beat), len(from_states), *from_states,
-                *_pairs(changes)]
+        args: list[str | int] = [self.prefix, job_id, to_state, repr(beat), len(from_states),
+                                 *from_states, *_pairs(changes)]
         if entries and self.redis.exists(self._job(job_id)):
             pipe = self.redis.pipeline(transaction=False)
             self._append_history(pipe, job_id, entries)
@@ -245,7 +249,8 @@ class RedisJobStore:
         return self._heartbeat(keys=keys, args=args) == 1
 
     def cancel_requested(self, job_id: str) -> bool:
-        raw = self.redis.hget(self._job(job_id), "cancel_requested")
+        raw = cast(str | None,  # sync client
+                   self.redis.hget(self._job(job_id), "cancel_requested"))
         return bool(raw and json.loads(raw))
 
     def count_active(self, model: str) -> int:
@@ -254,14 +259,14 @@ class RedisJobStore:
         pipe.zcard(self._key("idx", "ms", model, "running"))
         return sum(pipe.execute())
 
-    def stale_running(self, older_than_s: float) -> list[dict[str, Any]]:
+    def stale_running(self, older_than_s: float) -> builtins.list[dict[str, Any]]:
         cutoff = self.now() - older_than_s
-        ids = self.redis.zrangebyscore(self._key("idx", "hb"), "-inf",
-                                       "+inf" if cutoff == float("inf") else f"({cutoff!r}")
+        ids = cast(list[str], self.redis.zrangebyscore(  # sync client
+            self._key("idx", "hb"), "-inf", "+inf" if cutoff == float("inf") else f"({cutoff!r}"))
         return [job for job in self._get_many(ids) if job.get("status") == "running"]
 
     def idempotency(self, key: str) -> IdempotencyRecord | None:
-        raw = self.redis.get(self._key("idem", key))
+        raw = cast(str | None, self.redis.get(self._key("idem", key)))  # sync client
         if raw is None:
             return None
         rec = json.loads(raw)

@@ -12,6 +12,7 @@ entries it adds, not the epochs so far. Timestamps come from SQLite's own clock.
 
 from __future__ import annotations
 
+import builtins  # in the store classes `list` is the listing method, not the type
 import contextlib
 import json
 import os
@@ -174,8 +175,8 @@ class SqliteJobStore:
                             "LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
         return [_summary(r[0]) for r in rows], total
 
-    def transition(self, job_id: str, from_states: tuple[str, ...] | list[str], to_state: str,
-                   **fields: Any) -> bool:
+    def transition(self, job_id: str, from_states: tuple[str, ...] | builtins.list[str],
+                   to_state: str, **fields: Any) -> bool:
         from_states = tuple(from_states)
         entries = fields.pop("history", None) or []
         with self._tx() as conn:
@@ -225,7 +226,7 @@ class SqliteJobStore:
             "SELECT count(*) FROM jobs WHERE model = ? AND status IN (?, ?)",
             (model, *ACTIVE)).fetchone()[0]
 
-    def stale_running(self, older_than_s: float) -> list[dict[str, Any]]:
+    def stale_running(self, older_than_s: float) -> builtins.list[dict[str, Any]]:
         rows = self._conn().execute(
             f"SELECT doc FROM jobs WHERE status = ? AND (hb_ts IS NULL OR hb_ts < {_NOW} - ?) "
             "ORDER BY created_ts", (RUNNING, older_than_s)).fetchall()

@@ -37,7 +37,7 @@ import signal
 import socket
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from service import metrics
 from service.config import Settings
@@ -49,6 +49,9 @@ from service.jobs.records import FAILED, RUNNING, JobStore, error
 from service.jobs.stores import DEFAULT_NAMESPACE, make_job_store
 from service.logs import configure_logging
 from service.store import ModelStore
+
+if TYPE_CHECKING:
+    from huey.consumer import Consumer
 
 log = logging.getLogger("nnserve.jobs")
 _PR_SET_PDEATHSIG = 1
@@ -101,7 +104,7 @@ def exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
-def _join_processes(consumer: Any, timeout: float) -> None:
+def _join_processes(consumer: Consumer, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     procs = [proc for _, proc in consumer.worker_threads] + [consumer.scheduler]
     for proc in procs:
