@@ -53,7 +53,7 @@ def param_json_schema(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class EngineParam(fields.Field):
+class EngineParam(fields.Field[Any]):
     """A hyper-parameter checked by the engine's own rule and documented from it."""
 
     def __init__(self, name: str) -> None:
@@ -183,7 +183,7 @@ class JobListSchema(Schema):
     offset = fields.Integer()
 
 
-class VersionRef(fields.Field):
+class VersionRef(fields.Field[int | str]):
     """A version reference: a version number, "latest" or an alias; null means the newest."""
 
     default_error_messages = {

@@ -142,7 +142,8 @@ def _output(result: Prediction, name: str, params: dict[str, Any], field: str,
         if name != "probabilities":
             raise BadRequest(f"{field}.classification: only 'probabilities' can be classified")
         shape, values = _classification(result, params["classification"], field)
-        datatype, data = "BYTES", values
+        data: list[str] | np.ndarray = values
+        datatype = "BYTES"
     elif name == "probabilities":
         shape, datatype = list(result.probabilities.shape), "FP32"
         data = result.probabilities.ravel()
@@ -152,7 +153,7 @@ def _output(result: Prediction, name: str, params: dict[str, Any], field: str,
     if not binary:
         out["data"] = data
         return out, None
-    raw = bytes_tensor(data) if datatype == "BYTES" else data.astype("<f4").tobytes()
+    raw = data.astype("<f4").tobytes() if isinstance(data, np.ndarray) else bytes_tensor(data)
     out["parameters"] = {"binary_data_size": len(raw)}
     return out, raw
 

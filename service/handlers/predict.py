@@ -10,7 +10,7 @@ import numpy as np
 
 from models.tabular import Table
 from service import metrics
-from service.arrays import as_matrix, check_matrix, check_width
+from service.arrays import Limits, as_matrix, check_matrix, check_width
 from service.config import Settings
 from service.errors import ServiceError, Unprocessable, field_error
 from service.handlers import tabular
@@ -49,11 +49,10 @@ def read_rows(rows: object, settings: Settings, field: str = "instances") -> np.
     ndarray of shape (n_rows, n_features), float32, finite.
     """
     # float64, so the model centres the rows before anything is rounded to its float32
-    limits = {"max_rows": settings.max_rows, "max_features": settings.max_features,
-              "dtype": np.float64}
+    limits = Limits(max_rows=settings.max_rows, max_features=settings.max_features)
     if isinstance(rows, np.ndarray):
-        return check_matrix(rows, field, **limits)
-    return as_matrix(rows, field, **limits)
+        return check_matrix(rows, field, **limits, dtype=np.float64)
+    return as_matrix(rows, field, **limits, dtype=np.float64)
 
 
 def predict(loaded: LoadedModel, matrix: np.ndarray, field: str = "instances") -> Prediction:

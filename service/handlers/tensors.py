@@ -129,7 +129,7 @@ def decode_input(spec: Any, index: int, binary: BinaryData,
         if "data" not in spec:
             raise BadRequest(f"{field}: needs data (or parameters.binary_data_size with the "
                              "tensor's bytes after the JSON header)")
-        arr = _from_json(spec["data"], dtype, datatype, field)
+        arr = _from_json(spec["data"], dtype, str(datatype), field)
         if arr.ndim > max(len(shape), 1):
             raise BadRequest(f"{field}.data: nested {arr.ndim} deep; give it flat or nested "
                              f"as its shape {shape}")
@@ -159,7 +159,8 @@ def _cell_tensor(spec: dict[str, Any], field: str, binary: BinaryData) -> np.nda
             raise BadRequest(f"{field}.parameters.binary_data_size: must be a non-negative "
                              "integer, without data")
         raw = bytes(binary.take(size, field))
-        values = _bytes_elements(raw, field) if datatype == "BYTES" else [b != 0 for b in raw]
+        values: list[Any] = (_bytes_elements(raw, field) if datatype == "BYTES"
+                             else [b != 0 for b in raw])
     else:
         data = spec.get("data")
         if not isinstance(data, list):
@@ -207,7 +208,7 @@ def _bytes_elements(raw: bytes, field: str) -> list[str]:
 
 def bytes_tensor(values: list[str]) -> bytes:
     """A BYTES tensor's binary form: each element's 4-byte little-endian length, then its bytes."""
-    parts = []
+    parts: list[bytes] = []
     for value in values:
         raw = value.encode()
         parts += (struct.pack("<I", len(raw)), raw)

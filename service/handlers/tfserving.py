@@ -105,7 +105,7 @@ def _instances(value: Any, names: list[str] | None) -> Any:
         if not isinstance(obj, dict):
             raise BadRequest(f"{field}: must be an object like instances[0]")
         row = _named_input(obj, names, field)
-        rows.append(named_row(obj, names, field) if row is _BY_NAME else row)
+        rows.append(named_row(obj, names, field) if row is _BY_NAME and names else row)
     return rows
 
 
@@ -115,7 +115,7 @@ def _inputs(value: Any, names: list[str] | None) -> Any:
     if not isinstance(value, dict):
         raise BadRequest("inputs: must be a list of rows or an object of named inputs")
     rows = _named_input(value, names, "inputs")
-    return stack_columns(value, names, "inputs") if rows is _BY_NAME else rows
+    return stack_columns(value, names, "inputs") if rows is _BY_NAME and names else rows
 
 
 def predict(cache: ModelCache, settings: Settings, name: str, doc: dict[str, Any],
@@ -158,7 +158,7 @@ def _example(value: Any, index: int, context: dict[str, Any], names: list[str] |
         raise BadRequest(f"{field}: feature {shared[0]!r} is also in context")
     merged = {**context, **value}
     row = _named_input(merged, names, field)
-    return named_row(merged, names, field) if row is _BY_NAME else row
+    return named_row(merged, names, field) if row is _BY_NAME and names else row
 
 
 def classify(cache: ModelCache, settings: Settings, name: str, doc: dict[str, Any],

@@ -106,7 +106,7 @@ def sweep_datasets(job_store: JobStore, settings: Settings,
                    min_age_s: float = 3600.0) -> list[str]:
     """Remove dataset files older than ``min_age_s`` whose job has ended or has no record (an
     API process died between writing the file and creating the record)."""
-    removed = []
+    removed: list[str] = []
     folder = settings.store / "datasets"
     if not folder.is_dir():
         return removed

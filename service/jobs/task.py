@@ -276,7 +276,7 @@ def _failure(exc: BaseException, stage: str, root: Path) -> tuple[str, str]:
 
 
 def _relative(filename: object, root: Path) -> str:
-    if not filename:
+    if not filename or not isinstance(filename, str | bytes | os.PathLike):
         return "store"
     path = Path(os.fsdecode(filename))
     for base in (root.resolve(), root.absolute()):

@@ -142,10 +142,9 @@ def check_data(X: Any, y: Any, feature_names: Any, settings: Settings,
 
 
 def _features(X: Any, settings: Settings) -> np.ndarray:
-    limits = {"max_rows": settings.max_rows, "max_features": settings.max_features,
-              "dtype": np.float64}
     if isinstance(X, list):  # decoded JSON: errors name the offending row or cell
-        return as_matrix(X, "data.features", **limits)
+        return as_matrix(X, "data.features", max_rows=settings.max_rows,
+                         max_features=settings.max_features, dtype=np.float64)
     try:
         X = np.asarray(X)
         if X.dtype.kind not in "biuf":
