@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import compress, islice, repeat
 from typing import Any
 
@@ -51,6 +52,15 @@ class ColumnSpec:
         if self.kind == "categorical":
             return len(self.categories) + 1 + self.missing_category
         return 1 + self.indicator
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        """Each kept category's column within the block."""
+        return {c: k for k, c in enumerate(self.categories)}
+
+    @cached_property
+    def rare_set(self) -> frozenset[str]:
+        return frozenset(self.rare)
 
     def output_names(self) -> list[str]:
         if self.dropped:
@@ -119,6 +129,7 @@ class TabularEncoder:
                 for name, cells in zip(table.names, table.columns, strict=True)]
         self.columns_ = [self._fit_column(name, column)
                          for name, column in zip(table.names, read, strict=True)]
+        self.__dict__.pop("_layout", None)  # a refit lays its columns out anew
         if self.n_features_out_ == 0:
             raise CellError("every column is constant or missing in every row: nothing to learn")
         return self._encode(read, None)
@@ -171,7 +182,8 @@ class TabularEncoder:
                 for spec in self.columns_]
         warnings: list[dict[str, Any]] = []
         X = self._encode(read, warnings)
-        warnings.sort(key=lambda w: w["row"])  # stable: columns stay in model order per row
+        if warnings:
+            warnings.sort(key=lambda w: w["row"])  # stable: columns keep model order per row
         return X, warnings
 
     def _encode(self, read: Sequence[Column | None],
@@ -179,36 +191,40 @@ class TabularEncoder:
         """The matrix of read columns; coercions are appended to ``warnings`` unless None."""
         n = len(next(c for c in read if c is not None).missing)
         out = np.zeros((n, self.n_features_out_))
-        at = 0
-        for spec, column in zip(self.columns_, read, strict=True):
+        for (spec, at), column in zip(self._layout, read, strict=True):
             if spec.dropped or column is None:
                 continue
             block = out[:, at:at + spec.width]
-            at += spec.width
-            missing = column.missing
+            gaps = column.n_missing
             if column.kind == "categorical":
-                block[np.arange(n), self._category_columns(spec, column, warnings)] = 1.0
+                block[np.arange(n), self._category_columns(spec, column, gaps, warnings)] = 1.0
             else:
-                block[:, 0] = np.where(missing, spec.median, column.values)
+                block[:, 0] = np.where(column.missing, spec.median, column.values) if gaps \
+                    else column.values
                 if spec.indicator:
-                    block[:, 1] = missing
-            if warnings is not None and missing.any():
+                    block[:, 1] = column.missing
+            if warnings is not None and gaps:
                 warnings += [{"row": i, "feature": spec.name, "kind": "imputed"}
-                             for i in np.flatnonzero(missing).tolist()]
+                             for i in np.flatnonzero(column.missing).tolist()]
         return out
 
+    @cached_property
+    def _layout(self) -> list[tuple[ColumnSpec, int]]:
+        """Each column with where its block starts in the output."""
+        starts = np.cumsum([0] + [spec.width for spec in self.columns_[:-1]]).tolist()
+        return list(zip(self.columns_, starts, strict=True))
+
     @staticmethod
-    def _category_columns(spec: ColumnSpec, column: Column,
+    def _category_columns(spec: ColumnSpec, column: Column, gaps: int,
                           warnings: list[dict[str, Any]] | None) -> np.ndarray:
         """Per row, the block column a category lands in: its own, other, or missing."""
         other = len(spec.categories)
-        index = {c: k for k, c in enumerate(spec.categories)}
         cells = column.cells
-        cols = np.fromiter(map(index.get, cells, repeat(other)), np.intp, len(cells))
-        if column.missing.any():
+        cols = np.fromiter(map(spec.index.get, cells, repeat(other)), np.intp, len(cells))
+        if gaps:
             cols[column.missing] = other + 1 if spec.missing_category else other
         if warnings is not None:
-            rare = set(spec.rare)
+            rare = spec.rare_set
             for i in np.flatnonzero((cols == other) & ~column.missing).tolist():
                 if cells[i] not in rare:
                     warnings.append({"row": i, "feature": spec.name,

@@ -12,6 +12,7 @@ that does not fit with a ``CellError`` naming its row and column.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
@@ -156,6 +157,10 @@ class Column:
     values: np.ndarray = field(default_factory=lambda: np.empty(0))
     cells: list[str] = field(default_factory=list)
 
+    @property
+    def n_missing(self) -> int:
+        return int(np.count_nonzero(self.missing))
+
 
 def read_column(cells: Sequence[Any], name: str, text: bool, kind: str | None = None
                 ) -> Column:
@@ -167,13 +172,14 @@ def read_column(cells: Sequence[Any], name: str, text: bool, kind: str | None = 
     cell, or a number that is not finite.
     """
     if text:
-        missing = np.fromiter(map(MISSING_TOKENS.__contains__, cells), bool, len(cells))
+        gaps = list(map(MISSING_TOKENS.__contains__, cells))
     else:
-        missing = np.fromiter((c is None for c in cells), bool, len(cells))
+        gaps = [c is None for c in cells]
         for i, cell in enumerate(cells):
             if isinstance(cell, Mapping | list | tuple):
                 raise CellError(f"cell is {_kind_of(cell)}; a cell holds one value", i, name)
-    present = list(compress(cells, ~missing)) if missing.any() else cells
+    missing = np.array(gaps, dtype=bool)
+    present = list(compress(cells, map(operator.not_, gaps))) if any(gaps) else cells
     for candidate in [kind] if kind else KINDS:
         read = _READERS[candidate](present, text)
         if read is not None:  # categorical reads anything: inference always ends here
@@ -184,9 +190,10 @@ def read_column(cells: Sequence[Any], name: str, text: bool, kind: str | None = 
 
 
 def _column(kind: str, missing: np.ndarray, present: Any) -> Column:
+    if len(present) == len(missing):  # nothing missing
+        return Column(kind, missing, cells=present) if kind == "categorical" else \
+            Column(kind, missing, values=present)
     if kind == "categorical":
-        if not missing.any():
-            return Column(kind, missing, cells=present)
         cells = [""] * len(missing)
         for i, cell in zip(np.flatnonzero(~missing).tolist(), present, strict=True):
             cells[i] = cell

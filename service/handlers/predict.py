@@ -82,25 +82,26 @@ def predict_instances(cache: ModelCache, name: str, ref: int | str | None, insta
     """A request's ``instances``: rows of numbers for a numeric version; rows or records of
     cells for a tabular one.
 
-    Rows of numbers are checked before the store is asked, so a malformed body is a 422
-    whatever it names; anything else needs the version's columns to be read.
+    Rows are checked as numbers before the store is asked, so a malformed body is a 422
+    whatever it names; records, and rows that are not all numbers, need the version's columns.
     """
-    try:
-        matrix = read_rows(instances, settings, field)
-    except Unprocessable as not_numbers:
+    matrix, loaded = None, None
+    if not (isinstance(instances, list) and instances and isinstance(instances[0], dict)):
         try:
-            loaded = cache.get(name, ref)
-        except ServiceError:
-            raise not_numbers from None
-        if not tabular.is_tabular(loaded):
-            raise
-        matrix = None
-    else:
+            matrix = read_rows(instances, settings, field)
+        except Unprocessable as not_numbers:
+            try:
+                loaded = cache.get(name, ref)
+            except ServiceError:
+                raise not_numbers from None
+            if not tabular.is_tabular(loaded):
+                raise
+    if loaded is None:
         loaded = cache.get(name, ref)
     if tabular.is_tabular(loaded):
         return predict_table(loaded, *tabular.from_instances(instances, loaded, field, settings))
-    assert matrix is not None
-    return predict(loaded, matrix, field)
+    return predict(loaded, read_rows(instances, settings, field) if matrix is None else matrix,
+                   field)
 
 
 def predict_csv(loaded: LoadedModel, header: list[str], rows: list[list[str]],
