@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import ipaddress
 import json
 import os
@@ -149,17 +150,18 @@ def _train(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text("utf-8-sig")
-    rows = list(csv.reader(text.splitlines()))
-    header, body = rows[0], [r for r in rows[1:] if r]
-    keep = [i for i, name in enumerate(header) if name != args.drop_column]
-    try:
-        instances = [[float(row[i]) for i in keep] for row in body]
-    except (ValueError, IndexError) as exc:
-        raise CliError(f"{args.file}: {exc}") from None
-    payload = {"model": args.model, "instances": instances}
+    rows = [row for row in csv.reader(text.splitlines()) if row]
+    if not rows:
+        raise CliError(f"{args.file}: no header row")
+    keep = [i for i, name in enumerate(rows[0]) if name.strip() != args.drop_column]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([row[i] for i in keep if i < len(row)]
+                                                    for row in rows)
+    query = {"model": args.model}  # the server reads the cells as the model's columns say
     if args.version is not None:
-        payload["version"] = int(args.version) if args.version.isdigit() else args.version
-    result = _call(args, "POST", "/predict", json.dumps(payload).encode(), "application/json")
+        query["version"] = args.version
+    result = _call(args, "POST", f"/predict?{urllib.parse.urlencode(query)}",
+                   out.getvalue().encode(), "text/csv")
     print(json.dumps(result))
     return 0
 
