@@ -253,16 +253,17 @@ def _name_the_cell(cells: Sequence[Any], missing: np.ndarray, name: str, kind: s
         if missing[i] or _READERS[kind]([cell], text) is not None:
             continue
         if kind == "numeric" and not text and isinstance(cell, int | float) \
-                and not isinstance(cell, bool) or kind == "numeric" and text and _is_float(cell):
+                and not isinstance(cell, bool) or kind == "numeric" and text and is_number(cell):
             raise CellError(f"{cell!r:.40} in column {name!r} is not a finite number", i, name)
         expected = "a number" if kind == "numeric" else "true/false/yes/no"
         raise CellError(f"{_kind_of(cell)} {cell!r:.40} in {kind} column {name!r}; expected "
                         f"{expected} or null", i, name)
 
 
-def _is_float(cell: str) -> bool:
+def is_number(text: str) -> bool:
+    """Whether ``float`` reads ``text`` (a CSV cell)."""
     try:
-        float(cell)
+        float(text)
     except ValueError:
         return False
     return True

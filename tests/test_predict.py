@@ -162,3 +162,22 @@ def test_other_methods_are_405(client):
     resp = client.get("/predict")
     _problem(resp, 405)
     assert "POST" in resp.headers["Allow"]
+
+
+def test_a_csv_body_is_read_by_feature_name(client):
+    """A numeric model with named features takes a CSV's columns by name, in any order."""
+    from tests.protocol_models import FEATURES
+
+    header = list(reversed(FEATURES))
+    csv = ",".join(header) + "\n" + "\n".join(
+        ",".join(str(row[FEATURES.index(h)]) for h in header) for row in ROWS) + "\n"
+    by_csv = client.post("/predict?model=iris&version=1", data=csv, content_type="text/csv")
+    by_json = client.post("/predict", json={"model": "iris", "version": 1, "instances": ROWS})
+    assert by_csv.status_code == 200, by_csv.get_data(as_text=True)
+    assert by_csv.get_json()["probabilities"] == by_json.get_json()["probabilities"]
+    bad = client.post("/predict?model=iris", data=csv.replace(str(ROWS[1][0]), "big", 1),
+                      content_type="text/csv")
+    assert bad.status_code == 422 and list(bad.get_json()["errors"]) == ["csv line 3"]
+    missing = client.post("/predict?model=iris", data="sepal_length\n5.1\n",
+                          content_type="text/csv")
+    assert missing.status_code == 422 and "is missing" in missing.get_json()["detail"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from models.tabular import Table
+from models.tabular import Table, is_number
 from service import metrics
 from service.arrays import Limits, as_matrix, check_matrix, check_width
 from service.config import Settings
@@ -122,17 +122,9 @@ def predict_csv(loaded: LoadedModel, header: list[str], rows: list[list[str]],
         matrix = np.asarray(rows, dtype=np.float64)
     except ValueError:
         line, cell = next((i, c) for i, row in enumerate(rows, start=2) for c in row
-                          if not _is_number(c))
+                          if not is_number(c))
         raise field_error(f"csv line {line}", f"{cell!r:.40} is not a number") from None
     return predict(loaded, read_rows(matrix, settings, "csv"), "csv")
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _answer(loaded: LoadedModel, proba: np.ndarray, field: str,
