@@ -5,6 +5,9 @@
 only as SHA-256 digests and every presented key is compared against every digest with
 ``hmac.compare_digest``, so timing tells nothing about which key came close. ``admin`` includes
 the other scopes. Health, the OpenAPI spec, the docs page and metrics stay open.
+
+A key written ``id:secret`` has a key id, the part before the first ``:``; it is what records
+of who did something (alias history) keep, never the key itself.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 
 from service.errors import Forbidden, Unauthorized
 
@@ -83,6 +86,32 @@ def required_scope(endpoint: str | None, method: str) -> str | None:
     return "predict"
 
 
+def key_id_of(key: str) -> str | None:
+    """The id part of a presented key (before its first ``:``), or None when it has none."""
+    ident, sep, _ = key.partition(":")
+    return ident if sep and ident else None
+
+
+def current_key_id() -> str | None:
+    """The key id of the request being answered (None without keys or without an id)."""
+    return g.get("nnserve_key_id")
+
+
+def current_scopes() -> frozenset[str] | None:
+    """The scopes of the request's key; None when keys are off (everything is allowed)."""
+    return g.get("nnserve_scopes")
+
+
+def require_scopes(*needed: str) -> None:
+    """Forbidden unless the request's key holds every scope in ``needed`` (admin holds all)."""
+    scopes = current_scopes()
+    if scopes is None or "admin" in scopes:
+        return
+    missing = [s for s in needed if s not in scopes]
+    if missing:
+        raise Forbidden(f"this API key lacks the {missing[0]!r} scope needed here")
+
+
 def _check() -> None:
     ring: KeyRing | None = current_app.extensions.get("nnserve.keys")
     if ring is None:
@@ -97,6 +126,7 @@ def _check() -> None:
     scopes = ring.scopes_of(key.strip())
     if scopes is None:
         raise Unauthorized("the API key is not valid", headers=challenge)
+    g.nnserve_key_id, g.nnserve_scopes = key_id_of(key.strip()), scopes
     if scope not in scopes and "admin" not in scopes:
         raise Forbidden(f"this API key lacks the {scope!r} scope needed here")
 

@@ -48,6 +48,10 @@ class _Metrics:
         self.predictions = Counter("nnserve_predictions", "Prediction requests answered.",
                                    ["model", "version"])
         self.rows = Counter("nnserve_predicted_rows", "Rows predicted.", ["model", "version"])
+        self.prediction_latency = Histogram(
+            "nnserve_prediction_duration_seconds",
+            "Seconds from request to response of answered predictions, by serving version.",
+            ["model", "version"])
         self.unseen = Counter("nnserve_unseen_categories",
                               "Categorical cells never seen in training, served as 'other'.",
                               ["model", "feature"])
@@ -137,6 +141,18 @@ def record_prediction(model: str, version: int | str, rows: int) -> None:
             m.predictions.labels(model, str(version)), m.rows.labels(model, str(version)))
     children[0].inc()
     children[1].inc(rows)
+
+
+_latency_children: dict[tuple[str, int], Any] = {}
+
+
+def record_prediction_latency(model: str, version: int, seconds: float) -> None:
+    """Observe the duration of one answered prediction request served by ``version``."""
+    child = _latency_children.get((model, version))
+    if child is None:
+        child = _latency_children[(model, version)] = \
+            _get_metrics().prediction_latency.labels(model, str(version))
+    child.observe(seconds)
 
 
 def record_unseen_categories(model: str, feature: str, count: int) -> None:

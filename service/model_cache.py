@@ -27,6 +27,7 @@ import numpy as np
 
 from service.errors import NotFound
 from service.names import is_version_ref, parse_version, validate_alias, validate_model_name
+from service.routing import Split, routing_key
 from service.store import ArtifactCorrupt, ModelStore
 
 
@@ -101,10 +102,11 @@ class ModelCache:
         self._racy_ns = int(racy_window * 1e9)
         self._lock = threading.Lock()
         self._models: OrderedDict[tuple[str, int], LoadedModel] = OrderedDict()
-        self._resolved: dict[tuple[str, Ref], tuple[int, int]] = {}  # → (token, version)
+        # → (token, version or Split: a weighted alias is routed on every get)
+        self._resolved: dict[tuple[str, Ref], tuple[int, int | Split]] = {}
         self._tokens: dict[str, int] = {}  # name → token its cached versions were checked at
         # (name, ref) exactly as asked → (token, (name, version)), for trusted tokens only
-        self._answers: dict[tuple[str, Ref | None], tuple[int, tuple[str, int]]] = {}
+        self._answers: dict[tuple[str, Ref | None], tuple[int, tuple[str, int] | Split]] = {}
         # (name, version) whose artifact failed → (token, retry after (monotonic s), detail)
         self._failed: dict[tuple[str, int], tuple[int, float, str]] = {}
         self._retry_corrupt = retry_corrupt
@@ -119,10 +121,13 @@ class ModelCache:
         """The loaded model for ``ref`` (None/"latest", a version, or an alias) of ``name``."""
         answer = self._answers.get((name, ref))  # the hot path: one stat, one dict hit
         if answer is not None and self.store.freshness_token(name) == answer[0]:
+            key = answer[1]
+            if isinstance(key, Split):
+                key = (name, key.pick(routing_key()))
             with self._lock:
-                hit = self._models.get(answer[1])
+                hit = self._models.get(key)
                 if hit is not None:
-                    self._models.move_to_end(answer[1])
+                    self._models.move_to_end(key)
                     return hit
         return self._get(name, ref)
 
@@ -139,15 +144,19 @@ class ModelCache:
         if not token_seen:
             self._sweep(name, token, trusted)
         if memo and memo[0] == token:
-            version = memo[1]
+            target = memo[1]
         else:
-            version = self.store.resolve(name, ref)
+            target = self.store.target(name, ref)
             if trusted:
                 with self._lock:
-                    self._resolved[(name, ref)] = (token, version)
-        key = (name, version)
+                    self._resolved[(name, ref)] = (token, target)
+        if isinstance(target, Split):
+            key = (name, target.pick(routing_key()))
+        else:
+            key = (name, target)
         if trusted:  # only validated names and refs that resolved get here
-            self._answers[(asked_name, asked_ref)] = (token, key)
+            self._answers[(asked_name, asked_ref)] = (
+                token, target if isinstance(target, Split) else key)
         with self._lock:
             hit = self._models.get(key)
             if hit is not None:

@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from service import routing
+from service.aliases import AliasTxn, Target, parse_target, read_history, target_json, versions_of
 from service.errors import Conflict, NotFound, ServiceError, ServiceUnavailable, reason
 from service.names import (
     is_model_name,
@@ -118,7 +120,17 @@ class ModelStore:
         return self.versions(name)[-1]
 
     def resolve(self, name: str, ref: int | str | None = None) -> int:
-        """Version number for ``ref``: None/"latest" → newest, int/digits → itself, else alias."""
+        """Version number for ``ref``: None/"latest" → newest, int/digits → itself, else alias
+        (a weighted alias routes the current request, see ``service.routing``)."""
+        target = self.target(name, ref)
+        if isinstance(target, routing.Split):
+            version = target.pick(routing.routing_key())
+            self._version_dir(name, version)
+            return version
+        return target
+
+    def target(self, name: str, ref: int | str | None = None) -> Target:
+        """What ``ref`` stands for: a version number, or a weighted alias's ``Split``."""
         if ref is None or ref == "latest":
             return self.latest(name)
         if is_version_ref(ref):
@@ -126,10 +138,11 @@ class ModelStore:
             self._version_dir(name, version)
             return version
         alias = validate_alias(ref)
-        pinned = self.aliases(name).get(alias)
+        pinned = self.targets(name).get(alias)
         if pinned is None:
             raise NotFound(f"alias {alias!r} of model {name!r} not found")
-        self._version_dir(name, pinned)
+        if not isinstance(pinned, routing.Split):
+            self._version_dir(name, pinned)
         return pinned
 
     def meta(self, name: str, version: int) -> dict[str, Any]:
@@ -266,7 +279,8 @@ class ModelStore:
         version = parse_version(version)
         model_dir = self._model_dir(name)
         with self._lock(model_dir):
-            holders = sorted(a for a, v in self._read_aliases(model_dir).items() if v == version)
+            holders = sorted(a for a, t in self._read_aliases(model_dir).items()
+                             if version in versions_of(t))
             if holders:
                 raise Conflict(f"version {version} of model {name!r} is aliased as "
                                f"{', '.join(holders)}; move or delete the alias first")
@@ -291,49 +305,67 @@ class ModelStore:
             os.close(fd)
 
     @staticmethod
-    def _read_aliases(model_dir: Path) -> dict[str, int]:
+    def _read_aliases(model_dir: Path) -> dict[str, Target]:
         try:
             raw = read_nofollow(model_dir / "aliases.json")
         except FileNotFoundError:
             return {}
         try:
-            return {str(k): int(v) for k, v in json.loads(raw).items()}
+            return {str(k): parse_target(v) for k, v in json.loads(raw).items()}
         except (ValueError, AttributeError, TypeError) as e:
             raise ServiceError(f"{model_dir.name}/aliases.json is unreadable: {e}") from e
 
-    def _write_aliases(self, model_dir: Path, aliases: dict[str, int]) -> None:
+    def _write_aliases(self, model_dir: Path, aliases: dict[str, Target]) -> None:
         tmp = model_dir / tmp_name("tmp", "aliases")
+        doc = {alias: target_json(target) for alias, target in aliases.items()}
         try:
-            write_synced(tmp, json.dumps(aliases, indent=2, sort_keys=True).encode())
+            write_synced(tmp, json.dumps(doc, indent=2, sort_keys=True).encode())
             os.replace(tmp, model_dir / "aliases.json")
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
         fsync_path(model_dir)
 
-    def aliases(self, name: str) -> dict[str, int]:
-        """``{alias: version}`` of one model."""
+    def aliases(self, name: str) -> dict[str, Any]:
+        """``{alias: version}`` of one model; a weighted alias as ``{"versions": {v: w}}``."""
+        return {a: target_json(t) for a, t in self.targets(name).items()}
+
+    def targets(self, name: str) -> dict[str, Target]:
+        """``{alias: version or Split}`` of one model."""
         return self._read_aliases(self._model_dir(name))
 
-    def set_alias(self, name: str, alias: str, version: int) -> None:
-        """Point ``alias`` at an existing version (NotFound if it does not exist)."""
-        alias, version = validate_alias(alias), parse_version(version)
-        model_dir = self._model_dir(name)
-        with self._lock(model_dir):
-            self._version_dir(name, version)
-            aliases = self._read_aliases(model_dir)
-            if aliases.get(alias) != version:
-                self._write_aliases(model_dir, {**aliases, alias: version})
-
-    def delete_alias(self, name: str, alias: str) -> None:
-        """Remove ``alias`` (NotFound if absent)."""
+    @contextlib.contextmanager
+    def alias_txn(self, name: str, alias: str, *, create: bool = False) -> Iterator[AliasTxn]:
+        """Hold the model's alias lock (across processes) and yield ``alias`` to read and move:
+        a compare-and-move in it is atomic against every other move. ``create``: the model dir
+        may not exist yet (a first version about to be published)."""
         alias = validate_alias(alias)
-        model_dir = self._model_dir(name)
+        model_dir = self._ensure_model_dir(name) if create else self._model_dir(name)
         with self._lock(model_dir):
-            aliases = self._read_aliases(model_dir)
-            if aliases.pop(alias, None) is None:
-                raise NotFound(f"alias {alias!r} of model {name!r} not found")
-            self._write_aliases(model_dir, aliases)
+            yield AliasTxn(model_dir, name, alias, self._read_aliases(model_dir),
+                           lambda aliases: self._write_aliases(model_dir, aliases),
+                           lambda version: self._version_dir(name, version))
+
+    def set_alias(self, name: str, alias: str, target: Target, *, key_id: str | None = None,
+                  reason: str = "manual") -> None:
+        """Point ``alias`` at an existing version or ``Split`` (NotFound if a version does not
+        exist) and record the move."""
+        if not isinstance(target, routing.Split):
+            target = parse_version(target)
+        with self.alias_txn(name, alias) as txn:
+            txn.move(target, key_id=key_id, reason=reason)
+
+    def delete_alias(self, name: str, alias: str, *, key_id: str | None = None) -> None:
+        """Remove ``alias`` (NotFound if absent) and record it."""
+        with self.alias_txn(name, alias) as txn:
+            if txn.current is None:
+                raise NotFound(f"alias {txn.alias!r} of model {name!r} not found")
+            txn.move(None, key_id=key_id)
+
+    def alias_history(self, name: str, alias: str) -> list[dict[str, Any]]:
+        """The recorded moves of ``alias``, oldest first."""
+        alias = validate_alias(alias)
+        return [e for e in read_history(self._model_dir(name)) if e.get("alias") == alias]
 
     # -- maintenance ---------------------------------------------------------------------------
     def recover(self, grace: float = 3600.0) -> list[str]:

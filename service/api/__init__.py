@@ -6,7 +6,15 @@ from flask import Flask, Response, send_from_directory
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
-from service.api import health, kserve, models, predict, tfserving, train
+from service.api import (
+    aliases,  # noqa: F401  (its routes are models.blp's: the same scopes)
+    health,
+    kserve,
+    models,
+    predict,
+    tfserving,
+    train,
+)
 from service.api.docs import problem_default
 from service.api.problems import register_error_handlers
 

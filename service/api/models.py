@@ -5,20 +5,12 @@ from __future__ import annotations
 from flask import Response, send_file
 from flask_smorest import Blueprint
 
-from service.api.body import json_object, load
-from service.api.docs import body_doc, path_params, problems
-from service.api.schemas import (
-    AliasRequestSchema,
-    AliasSchema,
-    ModelListSchema,
-    ModelSummarySchema,
-    VersionMetaSchema,
-)
+from service.api.docs import path_params, problems
+from service.api.schemas import ModelListSchema, ModelSummarySchema, VersionMetaSchema
 from service.runtime import get_runtime
-from service.store import parse_version, validate_alias, validate_model_name
+from service.store import parse_version, validate_model_name
 
 blp = Blueprint("models", __name__, description="Model registry: versions and aliases")
-_alias_request = AliasRequestSchema()
 
 
 @blp.route("/models", methods=["GET"])
@@ -53,7 +45,8 @@ def get_version(name: str, version: str) -> dict[str, object]:
 @blp.response(204)
 @problems(blp, 404, 409, 422)
 def delete_version(name: str, version: str) -> Response:
-    """Delete a version (409 while an alias points at it)."""
+    """Delete a version (409 while an alias or a canary points at it; a version only the alias
+    history names may go)."""
     get_runtime().store.delete_version(name, parse_version(version))
     return Response(status=204)
 
@@ -71,29 +64,3 @@ def get_artifact(name: str, version: str) -> Response:
     return send_file(store.artifact_path(name, v), mimetype="application/octet-stream",
                      as_attachment=True, download_name=f"{name}-v{v}.npz",
                      etag=meta["artifact_sha256"])
-
-
-@blp.route("/models/<name>/aliases/<alias>", methods=["PUT"],
-           parameters=path_params("name", "alias"))
-@body_doc(AliasRequestSchema)
-@blp.response(200, AliasSchema)
-@problems(blp, 400, 404, 413, 415, 422)
-def put_alias(name: str, alias: str) -> dict[str, object]:
-    """Point an alias (e.g. ``production``) at a version; ``latest`` moves on by itself."""
-    validate_model_name(name)
-    validate_alias(alias)
-    version = load(_alias_request, json_object())["version"]
-    get_runtime().store.set_alias(name, alias, version)
-    return {"model": name, "alias": alias, "version": version}
-
-
-@blp.route("/models/<name>/aliases/<alias>", methods=["DELETE"],
-           parameters=path_params("name", "alias"))
-@blp.response(204)
-@problems(blp, 404, 422)
-def delete_alias(name: str, alias: str) -> Response:
-    """Remove an alias; the version it pointed at stays."""
-    validate_model_name(name)
-    validate_alias(alias)
-    get_runtime().store.delete_alias(name, alias)
-    return Response(status=204)

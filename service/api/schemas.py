@@ -257,7 +257,9 @@ class PredictResponseSchema(Schema):
 class ModelSummarySchema(Schema):
     name = fields.String()
     versions = fields.List(fields.Integer())
-    aliases = fields.Dict(keys=fields.String(), values=fields.Integer())
+    aliases = fields.Dict(keys=fields.String(), values=fields.Raw(), metadata={
+        "description": "Alias → version number, or → {\"versions\": {version: weight}} for "
+                       "a weighted (canary) alias."})
     latest = fields.Integer(allow_none=True)
 
 
@@ -302,17 +304,6 @@ class VersionMetaSchema(Schema):
     encoding = fields.Dict(metadata={
         "description": "Models trained on tabular data: feature_types, max_categories and "
                        "min_frequency as used."})
-
-
-class AliasRequestSchema(Schema):
-    version = fields.Integer(required=True, strict=True,
-                             validate=validate.Range(1, MAX_VERSION), metadata={"example": 1})
-
-
-class AliasSchema(Schema):
-    model = fields.String()
-    alias = fields.String()
-    version = fields.Integer()
 
 
 class HealthSchema(Schema):

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from models.tabular import Table, is_number
-from service import metrics
+from service import metrics, routing
 from service.arrays import Limits, as_matrix, check_matrix, check_width
 from service.config import Settings
 from service.errors import ServiceError, Unprocessable, field_error
@@ -138,5 +138,6 @@ def _answer(loaded: LoadedModel, proba: np.ndarray, field: str,
     classes = loaded.classes
     labels = [classes[i] for i in proba.argmax(axis=1).tolist()]
     metrics.record_prediction(loaded.name, loaded.version, proba.shape[0])
+    routing.mark_served(loaded.name, loaded.version)
     return Prediction(model=loaded.name, version=loaded.version, classes=classes,
                       probabilities=proba, labels=labels, loaded=loaded, warnings=warnings)
