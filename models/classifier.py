@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import artifact
+from . import warm_start as warm
 from .activations import DERIVATIVES
 from .encoder import TabularEncoder
 from .network import Network
@@ -100,6 +101,7 @@ class MLPClassifier:
     feature_names_: list[str] | None
     history_: list[dict[str, Any]]
     cancelled_: bool
+    classes_added_: list[Any]
 
     def __init__(self, hidden_layers: Sequence[int] = (64,), activation: str = "relu",
                  optimizer: str = "adam", learning_rate: float = 1e-3, epochs: int = 50,
@@ -129,7 +131,8 @@ class MLPClassifier:
             feature_names: Sequence[str] | None = None,
             feature_types: Mapping[str, str] | None = None,
             max_categories: int = TABULAR_DEFAULTS["max_categories"],
-            min_frequency: int = TABULAR_DEFAULTS["min_frequency"]) -> MLPClassifier:
+            min_frequency: int = TABULAR_DEFAULTS["min_frequency"],
+            warm_start: MLPClassifier | None = None) -> MLPClassifier:
         """Train on ``X``, ``y``.
 
         Parameters
@@ -155,6 +158,10 @@ class MLPClassifier:
             besides "other" (rarer and unseen categories) and "missing".
         min_frequency : int, default 2
             Tabular input: training rows a category needs for a one-hot column of its own.
+        warm_start : MLPClassifier, optional
+            A fitted parent to start from (``models.warm_start``): its weights, encoding and
+            standardisation; ``hidden_layers`` and ``activation`` must match it and the data
+            fit its input. Classes it lacks get fresh output units (``classes_added_``).
 
         Returns
         -------
@@ -164,6 +171,8 @@ class MLPClassifier:
         ------
         ValueError
             Invalid parameters, ``step`` activation, bad data, or divergence (non-finite loss);
+            ``models.warm_start.WarmStartError`` when the data or parameters do not fit the
+            ``warm_start`` parent;
             ``models.tabular.CellError`` (a ``ValueError``) names the row and column of a cell
             that does not fit its column.
         """
@@ -171,6 +180,51 @@ class MLPClassifier:
         if p["activation"] not in DERIVATIVES:
             raise ValueError(f"activation={p['activation']!r} has no gradient and cannot be "
                              f"trained; use one of {list(TRAINABLE_ACTIVATIONS)}")
+        if warm_start is not None:
+            start = warm.prepare(warm_start, X, y, p, feature_names)
+            X, names, encoder = start.X, start.names, start.encoder
+            labels, y_idx = start.labels, start.y_idx
+        else:
+            X, names, encoder, labels, y_idx = self._encode_fit(
+                X, y, feature_names, feature_types, max_categories, min_frequency)
+
+        rng = np.random.default_rng(p["seed"])
+        train_rows, val_rows = stratified_split(y_idx, p["validation_split"], rng)
+        if warm_start is None:
+            scaler = fit_checked_scaler(X, train_rows if val_rows.size else None)
+        else:  # the parent's input space, unchanged
+            scaler = warm_start.scaler_
+            if not np.isfinite(X[train_rows]).all():
+                raise ValueError("X contains NaN or infinity")
+        if val_rows.size and not np.isfinite(X[val_rows]).all():
+            raise ValueError("X contains NaN or infinity")
+        net = Network([X.shape[1], *p["hidden_layers"], len(labels.classes_)],
+                      p["activation"], p["dtype"])
+        net.initialize(rng)
+        if warm_start is not None:
+            warm.seed_network(net, warm_start.network_, warm_start.classes_, labels.classes_)
+        optimizer = make_optimizer(p["optimizer"], [net.params], p["learning_rate"],
+                                   p["momentum"], p["nesterov"])
+        batches = Batches(X, y_idx, train_rows, scaler, p["batch_size"], net.dtype)
+        history, cancelled = train(
+            net, optimizer, batches, scaler.transform(X[val_rows], net.dtype), y_idx[val_rows],
+            epochs=p["epochs"], l2=p["l2"], early_stopping=p["early_stopping"],
+            patience=p["patience"], rng=rng, on_epoch=on_epoch)
+
+        self.classes_added_ = [] if warm_start is None else start.classes_added
+        self.network_, self.scaler_ = net, scaler
+        self.classes_ = labels.classes_
+        self.encoder_, self.feature_names_ = encoder, names
+        self.n_features_in_ = X.shape[1] if encoder is None else len(encoder.names_)
+        self.history_, self.cancelled_ = history, cancelled
+        return self
+
+    def _encode_fit(self, X: ArrayLike | TabularInput, y: ArrayLike,
+                    feature_names: Sequence[str] | None,
+                    feature_types: Mapping[str, str] | None, max_categories: int,
+                    min_frequency: int) -> tuple[np.ndarray, list[str] | None,
+                                                 TabularEncoder | None, LabelEncoder, np.ndarray]:
+        """A cold start's inputs: ``(X encoded, names, encoder, labels, y_idx)``."""
         table = as_table(X)
         encoder = None
         if table is not None:
@@ -199,29 +253,7 @@ class MLPClassifier:
                              "nothing to classify")
         if encoder is None:
             names = check_feature_names(feature_names, X.shape[1])
-
-        rng = np.random.default_rng(p["seed"])
-        train_rows, val_rows = stratified_split(y_idx, p["validation_split"], rng)
-        scaler = fit_checked_scaler(X, train_rows if val_rows.size else None)
-        if val_rows.size and not np.isfinite(X[val_rows]).all():
-            raise ValueError("X contains NaN or infinity")
-        net = Network([X.shape[1], *p["hidden_layers"], len(labels.classes_)],
-                      p["activation"], p["dtype"])
-        net.initialize(rng)
-        optimizer = make_optimizer(p["optimizer"], [net.params], p["learning_rate"],
-                                   p["momentum"], p["nesterov"])
-        batches = Batches(X, y_idx, train_rows, scaler, p["batch_size"], net.dtype)
-        history, cancelled = train(
-            net, optimizer, batches, scaler.transform(X[val_rows], net.dtype), y_idx[val_rows],
-            epochs=p["epochs"], l2=p["l2"], early_stopping=p["early_stopping"],
-            patience=p["patience"], rng=rng, on_epoch=on_epoch)
-
-        self.network_, self.scaler_ = net, scaler
-        self.classes_ = labels.classes_
-        self.encoder_, self.feature_names_ = encoder, names
-        self.n_features_in_ = X.shape[1] if encoder is None else len(encoder.names_)
-        self.history_, self.cancelled_ = history, cancelled
-        return self
+        return X, names, encoder, labels, y_idx
 
     # ------------------------------------------------------------------ inference
 
@@ -389,5 +421,5 @@ class MLPClassifier:
         clf.classes_ = encoder.classes_
         clf.encoder_, clf.feature_names_ = state.encoder, state.feature_names
         clf.n_features_in_ = sizes[0] if state.encoder is None else len(state.encoder.names_)
-        clf.history_, clf.cancelled_ = [], False
+        clf.history_, clf.cancelled_, clf.classes_added_ = [], False, []
         return clf

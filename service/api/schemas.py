@@ -76,6 +76,12 @@ ParamsSchema = Schema.from_dict({
         metadata={"description": "Tabular data: a column's type, overriding the inferred one "
                                  "(e.g. numeric-looking codes as categorical).",
                   "example": {"zip_code": "categorical"}}),
+    "warm_start_from": fields.Raw(metadata={
+        "description": "Start from this version (a number, 'latest' or an alias) of the same "
+                       "model: its weights and encoding; hidden_layers and activation must "
+                       "match it.", "example": "production",
+        "oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
+                  {"type": "string", "pattern": VERSION_REF_PATTERN}]}),
 }, name="ParamsSchema")
 
 

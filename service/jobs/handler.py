@@ -24,7 +24,7 @@ from service.errors import (
     TooManyRequests,
     field_error,
 )
-from service.jobs import validation
+from service.jobs import validation, warm
 from service.jobs.datasets import dataset_path, remove_dataset, write_dataset
 from service.jobs.events import job_ended
 from service.jobs.liveness import Reaper
@@ -105,9 +105,13 @@ class JobService:
         unreachable).
         """
         validate_model_name(model)
+        params, warm_from = warm.take(params)
         params, encoding = validation.split_params(params)
         data = validation.check_data(X, y, feature_names, self.settings, encoding, label_column)
         validation.check_work(params, data.rows, self.settings)
+        if warm_from is not None:
+            params[warm.PARAM] = warm.check_parent(self.store, model, warm_from, params,
+                                                   encoding, data)
         if idempotency_key is not None:
             if not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= \
                     MAX_KEY_LENGTH:

@@ -39,6 +39,7 @@ from models import MLPClassifier
 from models.tabular import Table
 from service.config import Settings
 from service.errors import ServiceError
+from service.jobs import warm
 from service.jobs.datasets import dataset_path, load_dataset, remove_dataset
 from service.jobs.interrupts import JobTimedOut, TaskInterrupts
 from service.jobs.liveness import Heartbeat
@@ -155,12 +156,16 @@ class _Training:
             self.fail(*_failure(exc, "load", self.settings.store))
             return
         remove_dataset(self.settings.store, self.job_id)  # in memory now; never retried
-        clf = MLPClassifier(**self.job["params"])
+        params = dict(self.job["params"])
+        parent = params.pop(warm.PARAM, None)
+        clf = MLPClassifier(**params)
+        parent_clf = None if parent is None else warm.load_parent(
+            ModelStore(self.settings.store), self.job["model"], parent)
         try:
             with self.signals.interruptible():
                 clf.fit(data.X, data.y, on_epoch=self.on_epoch,
                         feature_names=None if isinstance(data.X, Table) else data.feature_names,
-                        **data.encoding)
+                        warm_start=parent_clf, **data.encoding)
         except JobTimedOut:
             self.stop_reason = "timeout"
         self.signals.disarm()
@@ -207,6 +212,7 @@ class _Training:
         buf = io.BytesIO()
         clf.save(buf)
         meta = version_meta(clf, self.history, self.job["dataset"], self.job_id, seconds)
+        meta.update(warm.lineage(self.job, clf))
         committed: list[int] = []
 
         def commit(version: int) -> bool:  # the version is written, not yet visible
