@@ -6,11 +6,17 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from service.api.gate_schemas import GateSchema
 from service.api.schemas import DatasetSchema
-from service.names import ALIAS_PATTERN, MAX_VERSION, VERSION_NUMBER_PATTERN
+from service.names import MAX_VERSION, VERSION_NUMBER_PATTERN
 
-METRICS = ("accuracy", "balanced_accuracy", "log_loss", "macro_f1", "roc_auc", "brier_score",
-           "ece")
+
+class RequireSchema(GateSchema):
+    data = fields.Nested(DatasetSchema, required=True, metadata={
+        "description": "Labelled rows both versions are evaluated on, in any form /train "
+                       "takes."})
+
+
 #: An alias target as the API shows it: a version number, or weighted versions.
 TARGET = {"oneOf": [
     {"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
@@ -22,30 +28,6 @@ _WEIGHTS = {"type": "object", "minProperties": 1, "maxProperties": 100,
             "description": "Version number → integer weight (a percentage of the traffic); "
                            "the weights sum to 100.",
             "example": {"6": 90, "7": 10}}
-
-
-class GateSchema(Schema):
-    """The rule a move must pass: the candidate beats the alias's current version."""
-
-    metric = fields.String(load_default="accuracy", validate=validate.OneOf(METRICS),
-                           metadata={"description": "log_loss, brier_score and ece: lower is "
-                                                    "better; the others higher."})
-    min_delta = fields.Float(load_default=0.0, validate=validate.Range(-1e6, 1e6),
-                             metadata={"description": "How much better the candidate must be."})
-    confident = fields.Boolean(load_default=False, metadata={
-        "description": "The lower bound of the paired bootstrap 95% interval of the "
-                       "improvement must reach min_delta, not only the point estimate."})
-
-
-class RequireSchema(GateSchema):
-    data = fields.Nested(DatasetSchema, required=True, metadata={
-        "description": "Labelled rows both versions are evaluated on, in any form /train "
-                       "takes."})
-
-
-class PromoteSchema(GateSchema):
-    alias = fields.String(required=True, validate=validate.Regexp(ALIAS_PATTERN),
-                          metadata={"example": "production"})
 
 
 class AliasRequestSchema(Schema):

@@ -16,7 +16,7 @@ from service.api.body import json_object, load
 from service.api.docs import body_doc, path_params, problems
 from service.api.models import blp
 from service.auth import current_key_id
-from service.handlers import aliases
+from service.handlers import aliases, promotion
 from service.runtime import get_runtime
 from service.store import validate_alias, validate_model_name
 
@@ -30,11 +30,16 @@ _alias_request = AliasRequestSchema()
 @problems(blp, 400, 404, 409, 413, 415, 422)
 def put_alias(name: str, alias: str) -> dict[str, object]:
     """Point an alias (e.g. ``production``) at a version, or split its traffic between
-    versions by weight (a canary); ``latest`` moves on by itself. Every move is recorded."""
+    versions by weight (a canary); ``latest`` moves on by itself. Every move is recorded. With
+    ``require`` the version must beat the alias's current one on the given data (409
+    otherwise, with both scores)."""
     validate_model_name(name)
     validate_alias(alias)
     doc = load(_alias_request, json_object())
     runtime = get_runtime()
+    if doc.get("require") is not None:
+        return promotion.gated_move(runtime.store, runtime.settings, name, alias,
+                                    doc["version"], doc["require"], current_key_id())
     return aliases.move(runtime.store, name, alias, aliases.target_of(doc), current_key_id())
 
 

@@ -14,6 +14,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from models.params import JOB_PARAM_RANGES, PARAM_RANGES, TABULAR_PARAM_RANGES, check_param
 from models.tabular import KINDS
 from service.api.evaluation_schemas import EvaluationSchema
+from service.api.gate_schemas import PromoteSchema
 from service.jobs.validation import MAX_DESCRIPTION
 from service.names import FLOAT32_MAX, MAX_VERSION, NAME_PATTERN, NAME_RULE, VERSION_REF_PATTERN
 
@@ -138,6 +139,10 @@ class TrainRequestSchema(Schema):
     data = fields.Nested(DatasetSchema, required=True)
     params = fields.Nested(ParamsSchema, load_default=dict)
     description = _description()
+    promote = fields.Nested(PromoteSchema, load_default=None, metadata={
+        "description": "When the job succeeds, move this alias to the new version only if it "
+                       "beats the alias's version on the new version's held-out test rows "
+                       "(needs the train and admin scopes)."})
 
 
 class TrainQuerySchema(Schema):
@@ -180,6 +185,10 @@ class JobSummarySchema(Schema):
     finished_at = fields.String(allow_none=True)
     updated_at = fields.String(allow_none=True)
     heartbeat_at = fields.String(allow_none=True)
+    promote = fields.Dict(allow_none=True, metadata={"description": "The gate asked for."})
+    promotion = fields.Dict(allow_none=True, metadata={
+        "description": "Once published: what was compared, both scores, the interval, "
+                       "whether the alias moved and why not."})
 
 
 class JobSchema(JobSummarySchema):

@@ -19,6 +19,7 @@ from service.api.schemas import (
     TrainQuerySchema,
     TrainRequestSchema,
 )
+from service.auth import current_key_id, require_scopes
 from service.errors import BadRequest, UnsupportedMediaType
 from service.runtime import get_runtime
 
@@ -40,7 +41,7 @@ def post_train() -> tuple[dict[str, object], int, dict[str, object]]:
     """Queue a training job; a new model version appears when it succeeds."""
     runtime = get_runtime()
     mimetype = request.mimetype or "application/json"
-    label_column = None
+    label_column, promote = None, None
     if mimetype in CSV_TYPES:
         args = load(_train_query, request.args.to_dict())
         body = request_body()
@@ -60,14 +61,16 @@ def post_train() -> tuple[dict[str, object], int, dict[str, object]]:
         X = data["records"] if data.get("records") is not None else data["features"]
         y, label_column = data["labels"], data["label_column"]
         model, params, feature_names = req["model"], req["params"], data["feature_names"]
-        description = req["description"]
+        description, promote = req["description"], req["promote"]
+        if promote is not None:  # it moves an alias: the registry's scope too
+            require_scopes("train", "admin")
         fingerprint = hashlib.sha256(body).hexdigest()
     else:
         raise UnsupportedMediaType(f"Content-Type {mimetype!r} is not accepted; "
                                    "send application/json or text/csv")
     job, created = runtime.jobs.submit(
         model, X, y, params, feature_names=feature_names, label_column=label_column,
-        description=description,
+        description=description, promote=promote, key_id=current_key_id(),
         idempotency_key=request.headers.get("Idempotency-Key"), body_sha256=fingerprint)
     return job, 202 if created else 200, {"Location": f"/jobs/{job['job_id']}"}
 

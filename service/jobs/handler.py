@@ -24,7 +24,7 @@ from service.errors import (
     TooManyRequests,
     field_error,
 )
-from service.jobs import validation, warm
+from service.jobs import promotion, validation, warm
 from service.jobs.datasets import dataset_path, remove_dataset, write_dataset
 from service.jobs.events import job_ended
 from service.jobs.liveness import Reaper
@@ -93,13 +93,16 @@ class JobService:
     def submit(self, model: str, X: Any, y: Any, params: dict[str, Any] | None, *,
                feature_names: list[str] | None = None, idempotency_key: str | None = None,
                body_sha256: str | None = None, label_column: str | None = None,
-               description: str | None = None) -> tuple[dict[str, Any], bool]:
+               description: str | None = None, promote: dict[str, Any] | None = None,
+               key_id: str | None = None) -> tuple[dict[str, Any], bool]:
         """Queue a training job; ``(job, created)``, ``created`` False for a replayed key.
 
         ``X`` is rows of numbers (or an array), rows of cells with ``feature_names``, a list of
         records (labels in ``y`` or in each record's ``label_column``), or a ``Table`` (a CSV);
         see ``validation.check_data``. ``description`` (the model's intended use, for its
-        card) is kept in the job and the version's meta.
+        card) is kept in the job and the version's meta. ``promote`` (``alias``, ``metric``,
+        ``min_delta``, ``confident``) gates a move of the alias to the new version
+        (``service.jobs.promotion``); ``key_id`` is the caller's, for the alias history.
 
         Raises 422 (bad model name, params, data, work over ``max_train_work``, key reused with
         another body), 429 with ``Retry-After`` (too many active jobs of ``model``), 503 (queue
@@ -114,6 +117,7 @@ class JobService:
         if warm_from is not None:
             params[warm.PARAM] = warm.check_parent(self.store, model, warm_from, params,
                                                    encoding, data)
+        gate = promotion.check_promote(promote, params.get("test_split", 0.0))
         if idempotency_key is not None:
             if not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= \
                     MAX_KEY_LENGTH:
@@ -133,6 +137,8 @@ class JobService:
         path = dataset_path(self.settings.store, job_id)
         write_dataset(path, data.X, data.y, data.feature_names, encoding)
         job = {**new_job(job_id, model, params, data.summary), "description": description}
+        if gate is not None:
+            job.update(promote=gate, promote_key_id=key_id, promotion=None)
         try:
             # The limit is enforced here, atomically with the insert: a separate count and
             # insert let concurrent submits (other threads or API processes) exceed it.

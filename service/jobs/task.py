@@ -39,7 +39,7 @@ from models import MLPClassifier
 from models.tabular import Table
 from service.config import Settings
 from service.errors import ServiceError
-from service.jobs import warm
+from service.jobs import promotion, warm
 from service.jobs.datasets import dataset_path, load_dataset, remove_dataset
 from service.jobs.evaluation import HeldOut, hold_out
 from service.jobs.interrupts import JobTimedOut, TaskInterrupts
@@ -221,16 +221,23 @@ class _Training:
         meta["description"] = self.job.get("description")
         meta.update(warm.lineage(self.job, clf))
         committed: list[int] = []
+        store = ModelStore(self.settings.store)
 
-        def commit(version: int) -> bool:  # the version is written, not yet visible
-            if self.end(SUCCEEDED, report=False, model_version=version):
-                committed.append(version)
-                return True
-            return False
+        def publish(meta: dict[str, Any], fields: dict[str, Any]) -> int:
+            def commit(version: int) -> bool:  # the version is written, not yet visible
+                if self.end(SUCCEEDED, report=False, model_version=version, **fields):
+                    committed.append(version)
+                    return True
+                return False
+
+            return store.publish(self.job["model"], buf.getvalue(), meta, commit=commit)
 
         try:
-            version = ModelStore(self.settings.store).publish(
-                self.job["model"], buf.getvalue(), meta, commit=commit)
+            if self.job.get("promote"):  # compare, publish and move the alias as one step
+                version = promotion.publish_for_job(store, self.job, clf, self.held_out, meta,
+                                                    publish)
+            else:
+                version = publish(meta, {})
         except PublishWithdrawn:
             log.warning("job %s ended before it could publish; its version was discarded",
                         self.job_id)
