@@ -49,7 +49,7 @@ def _documented_range(prop: dict) -> dict:
 def test_openapi_params_are_the_engine_ranges(spec):
     documented = spec["components"]["schemas"]["Params"]["properties"]
     ranges = {**PARAM_RANGES, **TABULAR_PARAM_RANGES, **JOB_PARAM_RANGES}
-    assert list(documented) == [*ranges, "feature_types"]
+    assert list(documented) == [*ranges, "feature_types", "warm_start_from"]
     for name, spec_range in ranges.items():
         assert _documented_range(documented[name]) == spec_range, name
     kinds = documented["feature_types"]["additionalProperties"]["enum"]
