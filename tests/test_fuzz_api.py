@@ -69,6 +69,16 @@ _UNSTATED_RULES = {
         r"names a column twice|has \d+ cells, expected|record \d+ is|a cell holds one value",
         r"in (numeric|boolean) column|not a finite number|must be a number|nothing to learn",
         r"must hold at least one row",
+        # promote compares on held-out rows; warm_start_from names a stored version it must fit
+        r"test_split > 0|not found|has no versions|warm start",
+    ],
+    # weights that sum to 100, one of version and versions, require's labelled data
+    "PUT /models/{name}/aliases/{alias}": [
+        r"give version or versions|must sum to 100|goes with version",
+        r"not both|is required|goes with|no record has|have no .* label|has \d+ labels for",
+        r"distinct class|strings, one per column|ragged|has \d+ values; row 0 has",
+        r"names a column twice|has \d+ cells, expected|record \d+ is|a cell holds one value",
+        r"in (numeric|boolean) column|not a finite number|must be a number|must hold at least",
     ],
     _PROTOCOL_PREDICT: [
         r"expects \d+ features", r"too large for this model",
@@ -83,7 +93,7 @@ _UNSTATED_RULES = {
     ],
 }
 _CROSS_FIELD = [
-    {"include-name": ["POST /train", "POST /predict"],
+    {"include-name": ["POST /train", "POST /predict", "PUT /models/{name}/aliases/{alias}"],
      "checks": {"positive_data_acceptance": {"expected-statuses": [*_DEFAULT_ACCEPT, "422"]}}},
     {"include-path-regex": _PROTOCOL_PREDICT,
      "checks": {"positive_data_acceptance": {"expected-statuses": [*_DEFAULT_ACCEPT, "400"]}}},
