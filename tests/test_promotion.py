@@ -63,6 +63,9 @@ def test_promotion_creates_then_moves_only_for_a_better_candidate(svc):
     assert record["interval"][0] <= record["improvement"] <= record["interval"][1]
     assert record["rows"] == 48 and "held-out" in record["data"]  # 20% of 240
     assert svc.store.meta("m", better["model_version"])["promotion"] == record
+    shown = create_app({"store": svc.settings.store}).test_client().get(
+        f"/models/m/versions/{better['model_version']}").get_json()
+    assert shown["promotion"] == record
     assert svc.store.aliases("m")["production"] == better["model_version"]
     entry = svc.store.alias_history("m", "production")[-1]
     assert entry["reason"] == "promotion" and entry["key_id"] == "ci"

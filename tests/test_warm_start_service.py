@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from service import create_app
 from service.config import Settings
 from service.errors import Unprocessable
 from service.jobs import JobService
@@ -48,6 +49,9 @@ def test_a_warm_started_version_records_its_parent_and_added_classes(svc):
     assert meta["classes_added"] == [2] and meta["classes"] == [0, 1, 2]
     assert "warm_start_from" not in meta["params"]
     assert "parent_version" not in svc.store.meta("m", first["model_version"])
+    shown = create_app({"store": svc.settings.store}).test_client().get(
+        f"/models/m/versions/{job['model_version']}").get_json()
+    assert shown["parent_version"] == first["model_version"] and shown["classes_added"] == [2]
 
 
 @pytest.mark.parametrize("params, names, labels, field, words", [

@@ -337,6 +337,13 @@ class VersionMetaSchema(Schema):
         "description": "Held-out evaluation (params.test_split); absent in older versions."})
     description = fields.String(allow_none=True, metadata={
         "description": "What the model is for, as given to POST /train."})
+    parent_version = fields.Integer(metadata={
+        "description": "Warm-started versions: the version training started from."})
+    classes_added = fields.List(fields.Raw(), metadata={
+        "description": "Warm-started versions: classes the parent did not have."})
+    promotion = fields.Dict(metadata={
+        "description": "Trained with promote: what was compared, both scores, the interval, "
+                       "whether the alias moved."})
 
 
 class HealthSchema(Schema):
