@@ -4,7 +4,9 @@ A real ``nnserve serve`` (2 sync workers) with two versions of a digits model (6
 alias ``plain`` → v1, alias ``canary`` → ``{"1": 90, "2": 10}``. wrk sends 1-row ``POST
 /predict`` to each alias in ``--rounds`` alternating rounds; prints each round's req/s, the
 ratio weighted / plain (target >= 0.95 x; median, min and max over the rounds) and the split
-the canary rounds actually got, from the server's per-version prediction counters.
+the canary rounds actually got, from the server's per-version prediction counters. First, in
+this process, the cost of resolving each alias per request (``ModelCache.get``, the one place
+every protocol resolves through), which the HTTP rates measure along with everything else.
 
 Needs wrk (Debian package ``wrk``).
 
@@ -21,6 +23,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import requests
@@ -29,6 +32,8 @@ from serve import wrk
 from sklearn.datasets import load_digits
 
 from models import MLPClassifier
+from service.model_cache import ModelCache
+from service.routing import Split
 from service.store import ModelStore
 
 
@@ -48,6 +53,22 @@ def _counts(url: str) -> dict[str, float]:
         r'^nnserve_predictions_total\{model="digits",version="(\d+)"\} ([\d.e+]+)', text, re.M)}
 
 
+def resolve_cost(store: ModelStore, rounds: int, calls: int = 20_000) -> None:
+    """Microseconds per ``ModelCache.get`` of the plain and the weighted alias, alternating."""
+    cache = ModelCache(store, racy_window=0.0)
+    costs: dict[str, list[float]] = {"plain": [], "canary": []}
+    for _ in range(rounds):
+        for alias in costs:
+            cache.get("digits", alias)
+            start = time.perf_counter()
+            for _ in range(calls):
+                cache.get("digits", alias)
+            costs[alias].append((time.perf_counter() - start) / calls * 1e6)
+    for alias, values in costs.items():
+        print(f"resolve {alias}: median {statistics.median(values):.2f} us per request "
+              f"(min {min(values):.2f}, max {max(values):.2f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=20, help="shared by all rounds")
@@ -60,13 +81,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = ModelStore(Path(tmp) / "store")
         one, two = _publish(store, 0), _publish(store, 1)
+        store.set_alias("digits", "plain", one)
+        store.set_alias("digits", "canary", Split({one: 90, two: 10}))
+        time.sleep(0.01)  # the cache trusts a freshness token once it is older than its window
+        resolve_cost(store, args.rounds)
         server = start_server(store.root, log_dir=Path(tmp))
         try:
-            requests.put(f"{server.url}/models/digits/aliases/plain", json={"version": one},
-                         timeout=10).raise_for_status()
-            requests.put(f"{server.url}/models/digits/aliases/canary",
-                         json={"versions": {str(one): 90, str(two): 10}},
-                         timeout=10).raise_for_status()
             bodies = {alias: json.dumps({"model": "digits", "version": alias,
                                          "instances": row}).encode()
                       for alias in ("plain", "canary")}
