@@ -10,13 +10,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
+
 from service.cli_output import (
-    console,
     headline,
     jobs_table,
     models_table,
     prediction_rows,
+    predictions_footer,
     predictions_table,
+    show,
     versions_table,
     write_csv,
 )
@@ -46,7 +49,7 @@ def predict(client: Client, file: Path, model: str, *, version: str | None = Non
     if as_json or (output is None and not sys.stdout.isatty()):
         print(json.dumps(result))
     elif output is None:
-        console().print(predictions_table(result))
+        show(predictions_table(result), Text(predictions_footer(result), style="dim"))
     return 0
 
 
@@ -57,7 +60,7 @@ def models(client: Client, name: str | None = None, *, as_json: bool = False) ->
         if as_json:
             print(json.dumps({"models": rows}))
         elif rows:
-            console().print(models_table(rows))
+            show(models_table(rows))
         else:
             print("no models yet: train one with `nnserve train FILE.csv --model NAME`")
         return 0
@@ -67,7 +70,7 @@ def models(client: Client, name: str | None = None, *, as_json: bool = False) ->
     if as_json:
         print(json.dumps({**summary, "details": details}))
     else:
-        console().print(versions_table(name, details))
+        show(versions_table(name, details))
     return 0
 
 
@@ -78,7 +81,7 @@ def jobs(client: Client, *, model: str | None = None, status: str | None = None,
     if as_json:
         print(json.dumps(answer))
     elif answer["jobs"]:
-        console().print(jobs_table(answer["jobs"], answer["total"]))
+        show(jobs_table(answer["jobs"], answer["total"]))
     else:
         print("no jobs" + (f" of model {model}" if model else "")
               + (f" with status {status}" if status else ""))

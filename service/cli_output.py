@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -36,6 +36,17 @@ def console(file: IO[str] | None = None) -> Console:
     out = file or sys.stdout
     wide = not out.isatty() and not os.environ.get("COLUMNS")
     return Console(file=out, highlight=False, soft_wrap=False, width=160 if wide else None)
+
+
+def show(*renderables: RenderableType) -> None:
+    """Print on stdout; off a terminal without the spaces rich pads lines with."""
+    out = console()
+    if out.is_terminal:
+        out.print(*renderables)
+        return
+    with out.capture() as captured:
+        out.print(*renderables)
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
 def headline(meta: dict[str, Any] | None) -> float | None:
@@ -138,27 +149,31 @@ def jobs_table(jobs: Sequence[dict[str, Any]], total: int) -> Table:
 
 def predictions_table(result: dict[str, Any], limit: int = PREVIEW_ROWS) -> Table:
     """The first ``limit`` rows of a ``/predict`` answer: label, its probability and, for a
-    few classes, every class's probability; the caption counts the rest."""
+    few classes, every class's probability."""
     classes = result["classes"]
-    probabilities, labels = result["probabilities"], result["labels"]
     per_class = len(classes) <= PER_CLASS_COLUMNS
-    n = len(labels)
-    caption = (f"{limit} of {n} rows; --output FILE.csv writes them all, --json prints the "
-               "answer" if n > limit else f"{n} rows")
-    warnings = result.get("warnings") or []
-    if warnings:
-        caption += f"; {len(warnings)} warnings (imputed cells, unseen categories: --json)"
     columns = [("row", "right"), ("label", "left"), ("p(label)", "right")]
     columns += [(f"p_{cls}", "right") for cls in classes] if per_class else []
-    table = _table(f"{result['model']} version {result['version']}", columns,
-                   caption=caption, wrap="label")
+    table = _table(f"{result['model']} version {result['version']}", columns, wrap="label")
     index = {str(c): i for i, c in enumerate(classes)}
-    for i, (label, proba) in enumerate(zip(labels[:limit], probabilities, strict=False)):
+    for i, (label, proba) in enumerate(zip(result["labels"][:limit], result["probabilities"],
+                                           strict=False)):
         cells = [str(i), str(label), f"{proba[index[str(label)]]:.3f}"]
         if per_class:
             cells += [f"{p:.3f}" for p in proba]
         table.add_row(*cells)
     return table
+
+
+def predictions_footer(result: dict[str, Any], limit: int = PREVIEW_ROWS) -> str:
+    """The line under the table: how many rows there are, and how to get them all."""
+    n = len(result["labels"])
+    line = (f"{limit} of {n} rows; --output FILE.csv writes them all, --json prints the answer"
+            if n > limit else f"{n} rows")
+    warnings = result.get("warnings") or []
+    if warnings:
+        line += f"; {len(warnings)} warnings (imputed cells, unseen categories: see --json)"
+    return line
 
 
 def prediction_rows(header: Sequence[str], rows: Iterable[Sequence[str]],

@@ -70,10 +70,13 @@ def problem_line(status: int, reason: str, body: bytes) -> str:
     detail = problem.get("detail") or problem.get("error") or problem.get("message")
     line = f"{status} {problem.get('title') or reason}" + (f": {detail}" if detail else "")
     errors = problem.get("errors")
-    if isinstance(errors, dict) and errors:
+    if isinstance(errors, dict):
         parts = []
         for field, messages in errors.items():
-            shown = messages if isinstance(messages, list) else [messages]
-            parts.append(f"{field}: {'; '.join(map(str, shown))}")
-        line += " (" + ", ".join(parts) + ")"
+            shown = [str(m) for m in (messages if isinstance(messages, list) else [messages])
+                     if str(m) not in str(detail)]  # a detail often already says it
+            if shown:
+                parts.append(f"{field}: {'; '.join(shown)}")
+        if parts:
+            line += " (" + ", ".join(parts) + ")"
     return line
