@@ -137,7 +137,10 @@ def _worker(args: argparse.Namespace) -> int:
     from service.jobs.worker import main as worker_main
 
     settings = Settings.from_env()
-    worker_main(settings, concurrency=args.concurrency, parent=args.parent_pid)
+    try:
+        worker_main(settings, concurrency=args.concurrency, parent=args.parent_pid)
+    except KeyboardInterrupt:  # Ctrl-C before the consumer took over SIGINT: still a stop
+        pass
     return 0
 
 
