@@ -17,7 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
+        return status
     except ValueError as exc:  # a setting that does not parse
         parser.exit(2, f"nnserve: {exc}\n")
     except CliError as exc:
