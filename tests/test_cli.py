@@ -221,7 +221,9 @@ def test_models_and_jobs_tables(server, env, iris_version):
         "model", "versions", "latest", "aliases", "created", "held-out", "accuracy"]
     iris = next(line.split() for line in lines if line.startswith("iris "))
     assert iris[:4] == ["iris", "1", str(iris_version), f"production→{iris_version}"]
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d", iris[4]) and iris[6] == "—"
+    meta = requests.get(f"{server.url}/models/iris/versions/{iris_version}", timeout=10).json()
+    accuracy = fmt_metric(headline(meta))  # "—" for a version without a held-out evaluation
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d", iris[4]) and iris[6] == accuracy
 
     out = _cli(table_env, "models", "iris")
     lines = out.stdout.splitlines()
@@ -229,13 +231,16 @@ def test_models_and_jobs_tables(server, env, iris_version):
     assert lines[1].split() == ["version", "aliases", "created", "rows", "classes", "held-out",
                                 "accuracy"]
     row = lines[3].split()
-    assert row[:2] == [str(iris_version), "production"] and row[-3:] == ["150", "3", "—"]
+    assert row[:2] == [str(iris_version), "production"]
+    assert row[-3:] == [str(meta["dataset"]["rows"]), "3", accuracy]
     listed = json.loads(_cli(env, "models", "--json").stdout)["models"]
     iris_json = next(m for m in listed if m["name"] == "iris")
     assert iris_json["aliases"] == {"production": iris_version}
     assert "test_accuracy" in iris_json and iris_json["created_at"]
     details = json.loads(_cli(env, "models", "iris", "--json").stdout)["details"]
-    assert details[0]["version"] == iris_version and details[0]["rows"] == 150
+    assert details[0]["version"] == iris_version
+    assert details[0]["rows"] == meta["dataset"]["rows"]
+    assert details[0]["test_accuracy"] == headline(meta)
 
     out = _cli(table_env, "jobs", "--model", "iris", "--status", "succeeded")
     lines = out.stdout.splitlines()
