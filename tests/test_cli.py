@@ -5,7 +5,6 @@ the error lines."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 import signal
@@ -274,39 +273,3 @@ def test_errors_are_one_readable_line(server, data, env, iris_version, tmp_path)
     assert out.stderr == (f"nnserve: no nnserve server answers at http://127.0.0.1:{port} "
                           "(connection refused). Start one with `nnserve serve`, or point "
                           "--server / NNSERVE_SERVER at yours.\n")
-
-
-def test_a_problem_with_field_errors_names_each_field():
-    from service.client import problem_line
-
-    body = json.dumps({"title": "Unprocessable Content", "status": 422, "detail": "bad params",
-                       "errors": {"params.epochs": ["must be at least 1"],
-                                  "params.foo": ["unknown parameter"]}}).encode()
-    assert problem_line(422, "UNPROCESSABLE", body) == (
-        "422 Unprocessable Content: bad params (params.epochs: must be at least 1, "
-        "params.foo: unknown parameter)")
-    assert problem_line(502, "Bad Gateway", b"<html>\n<b>502</b>\n</html>") == \
-        "502 Bad Gateway: <html> <b>502</b> </html>"
-
-
-def test_tables_show_the_held_out_accuracy_where_a_version_has_one():
-    from rich.console import Console
-
-    from service.cli_output import models_table, versions_table
-
-    evaluated = {"evaluation": {"split": {"test_split": 0.2}, "test": {"accuracy": 0.96667},
-                                "train": {"accuracy": 1.0}}}
-    assert headline(evaluated) == 0.96667
-    assert headline({"evaluation": {"test": None}}) is None and headline({}) is None
-    console = Console(file=io.StringIO(), width=120)
-    console.print(models_table([
-        {"name": "a", "versions": [1, 2], "latest": 2, "aliases": {"prod": 1},
-         "created_at": "2026-12-04T10:00:00.000+00:00", "test_accuracy": 0.96667},
-        {"name": "b", "versions": [1], "latest": 1, "aliases": {}, "created_at": None,
-         "test_accuracy": None}]))
-    console.print(versions_table("a", [{"version": 2, "aliases": [], "created_at": None,
-                                        "rows": 30, "classes": 3, "test_accuracy": 0.5}]))
-    text = console.file.getvalue()
-    rows = {line.split()[0]: line.split() for line in text.splitlines() if line.strip()}
-    assert rows["a"][:4] == ["a", "2", "2", "prod→1"] and rows["a"][-1] == "0.967"
-    assert rows["b"][-1] == "—" and rows["2"][-1] == "0.500"

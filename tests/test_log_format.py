@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -108,4 +110,22 @@ def test_serve_off_a_terminal_logs_json_and_stops_without_errors(tmp_path):
     assert srv.stop() == 0
     records = [json.loads(line) for line in srv.log.read_text().splitlines() if line]
     assert any(r["message"].startswith("Listening at:") for r in records)
+    assert not [r for r in records if r["level"] in ("ERROR", "CRITICAL")], records
+
+
+@pytest.mark.e2e
+def test_a_group_sigterm_twice_logs_no_error(tmp_path):
+    """A supervisor that signals the whole process group (systemd's control group, `timeout`,
+    a shell's kill of a job) reaches each worker once from it and once from the arbiter: a
+    worker then dies of the second SIGTERM while exiting, which gunicorn logs at ERROR."""
+    srv = start_server(tmp_path / "store")
+    time.sleep(0.5)
+    os.killpg(srv.proc.pid, signal.SIGTERM)
+    time.sleep(0.05)
+    os.killpg(srv.proc.pid, signal.SIGTERM)
+    assert srv.proc.wait(30) == 0
+    records = [json.loads(line) for line in srv.log.read_text().splitlines() if line]
+    stops = [r for r in records if re.fullmatch(r"Worker \(pid:\d+\) was sent SIGTERM!",
+                                                r["message"])]
+    assert all(r["level"] == "INFO" for r in stops)
     assert not [r for r in records if r["level"] in ("ERROR", "CRITICAL")], records
