@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from service.client import CliError
+from service.logs import escape_control
 
 NONE = "—"  # a cell with no value (e.g. a version trained without a held-out split)
 PREVIEW_ROWS = 10  # prediction rows a terminal table shows
@@ -90,6 +91,15 @@ def _table(title: str, columns: Sequence[tuple[str, str]], caption: str | None =
     return table
 
 
+def plain(value: object) -> Text:
+    """A value from the server as literal text: no rich markup, no raw control characters."""
+    return value if isinstance(value, Text) else Text(escape_control(str(value)))
+
+
+def _add_row(table: Table, *cells: object) -> None:
+    table.add_row(*(plain(c) for c in cells))
+
+
 def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLES.get(status, ""))
 
@@ -101,7 +111,7 @@ def models_table(rows: Sequence[dict[str, Any]]) -> Table:
                               ("aliases", "left"), ("created", "left"),
                               ("held-out accuracy", "right")), wrap="aliases")
     for row in rows:
-        table.add_row(row["name"], str(len(row["versions"])), str(row["latest"]),
+        _add_row(table, row["name"], str(len(row["versions"])), str(row["latest"]),
                       fmt_aliases(row["aliases"]) or NONE, fmt_time(row.get("created_at")),
                       fmt_metric(row.get("test_accuracy")))
     return table
@@ -115,7 +125,7 @@ def versions_table(name: str, rows: Sequence[dict[str, Any]]) -> Table:
                                      ("classes", "right"), ("held-out accuracy", "right")),
                    wrap="aliases")
     for row in rows:
-        table.add_row(str(row["version"]), ", ".join(row["aliases"]) or NONE,
+        _add_row(table, str(row["version"]), ", ".join(row["aliases"]) or NONE,
                       fmt_time(row.get("created_at")), _cell(row.get("rows")),
                       _cell(row.get("classes")), fmt_metric(row.get("test_accuracy")))
     return table
@@ -141,7 +151,7 @@ def jobs_table(jobs: Sequence[dict[str, Any]], total: int) -> Table:
     for job in jobs:
         error = job.get("error") or {}
         message = f"{error.get('type')}: {error.get('message')}" if error else ""
-        table.add_row(job["job_id"], job["model"], status_text(job["status"]),
+        _add_row(table, job["job_id"], job["model"], status_text(job["status"]),
                       progress_cell(job.get("progress")), _cell(job.get("model_version")),
                       fmt_time(job.get("created_at")), message)
     return table
@@ -161,7 +171,7 @@ def predictions_table(result: dict[str, Any], limit: int = PREVIEW_ROWS) -> Tabl
         cells = [str(i), str(label), f"{proba[index[str(label)]]:.3f}"]
         if per_class:
             cells += [f"{p:.3f}" for p in proba]
-        table.add_row(*cells)
+        _add_row(table, *cells)
     return table
 
 

@@ -22,8 +22,9 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
-from service.cli_output import NONE, console, fmt_metric, headline
+from service.cli_output import NONE, console, fmt_metric, headline, plain
 from service.client import Client, CliError
 
 FINAL = ("succeeded", "failed", "cancelled")
@@ -90,8 +91,9 @@ class ProgressBar:
         self.task: TaskID | None = None
 
     def submitted(self, job: dict[str, Any]) -> None:
-        self.console.print(f"job {job['job_id']} for model [bold]{job['model']}[/]: "
-                           f"{job['status']}")
+        self.console.print(Text.assemble("job ", plain(job["job_id"]), " for model ",
+                                         (str(plain(job["model"])), "bold"), ": ",
+                                         plain(job["status"])))
 
     def update(self, job: dict[str, Any]) -> None:
         if self.task is None:
@@ -122,18 +124,18 @@ class ProgressBar:
         self.console.print(outcome_line(job, metric))
 
 
-def outcome_line(job: dict[str, Any], metric: float | None) -> str:
-    """``✓ succeeded: model iris version 3, held-out accuracy 0.967 (job …)`` and the like,
-    in rich markup."""
-    status = job["status"]
+def outcome_line(job: dict[str, Any], metric: float | None) -> Text:
+    """``✓ succeeded: model iris version 3, held-out accuracy 0.967 (job …)`` and the like."""
+    status, job_id = job["status"], plain(job["job_id"])
     if status == "succeeded":
-        return (f"[green]✓ succeeded[/]: model [bold]{job['model']}[/] version "
-                f"[bold]{job.get('model_version')}[/], held-out accuracy {fmt_metric(metric)} "
-                f"(job {job['job_id']})")
+        return Text.assemble(("✓ succeeded", "green"), ": model ",
+                             (str(plain(job["model"])), "bold"), " version ",
+                             (str(job.get("model_version")), "bold"),
+                             f", held-out accuracy {fmt_metric(metric)} (job ", job_id, ")")
     error = job.get("error") or {}
-    reason = f": {error.get('type')}: {error.get('message')}" if error else ""
+    reason = plain(f": {error.get('type')}: {error.get('message')}" if error else "")
     colour = "red" if status == "failed" else "magenta"
-    return f"[{colour}]✗ {status}[/]{reason} (job {job['job_id']})"
+    return Text.assemble((f"✗ {plain(status)}", colour), reason, " (job ", job_id, ")")
 
 
 def train(client: Client, file: Path, model: str, label_column: str | None, *,

@@ -14,6 +14,8 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from service.logs import escape_control
+
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 
 
@@ -59,14 +61,15 @@ class Client:
 
 def problem_line(status: int, reason: str, body: bytes) -> str:
     """One line of an error answer: status, title, the problem's ``detail`` and each field of
-    its ``errors``; the start of the body when it is not a problem document."""
+    its ``errors``; the start of the body when it is not a problem document. Control characters
+    are escaped: the line goes to a terminal."""
     try:
         problem = json.loads(body)
     except ValueError:
         problem = None
     if not isinstance(problem, dict):
         text = " ".join(body.decode(errors="replace").split())[:200]
-        return f"{status} {reason}" + (f": {text}" if text else "")
+        return escape_control(f"{status} {reason}" + (f": {text}" if text else ""))
     detail = problem.get("detail") or problem.get("error") or problem.get("message")
     line = f"{status} {problem.get('title') or reason}" + (f": {detail}" if detail else "")
     errors = problem.get("errors")
@@ -79,4 +82,4 @@ def problem_line(status: int, reason: str, body: bytes) -> str:
                 parts.append(f"{field}: {'; '.join(shown)}")
         if parts:
             line += " (" + ", ".join(parts) + ")"
-    return line
+    return escape_control(line)

@@ -61,7 +61,8 @@ class TextFormatter(logging.Formatter):
         if request_id and "request_id" not in fields:
             fields["request_id"] = request_id
         extra = "".join(f" {key}={_text_value(value)}" for key, value in fields.items())
-        line = f"{stamp}.{int(record.msecs):03d} {level} {record.name}: {record.getMessage()}"
+        message = escape_control(record.getMessage())
+        line = f"{stamp}.{int(record.msecs):03d} {level} {record.name}: {message}"
         line += extra
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
@@ -70,7 +71,14 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-_BARE = re.compile(r"[^\s\"=]+")
+_BARE = re.compile(r"[^\s\"=\x00-\x1f\x7f]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def escape_control(text: str) -> str:
+    """``text`` with its control characters but tab and newline written as ``\\xNN``: a
+    request's path or a client's value must not move the cursor or recolour a terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _text_value(value: Any) -> str:

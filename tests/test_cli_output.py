@@ -70,3 +70,20 @@ def test_output_rows_refuse_a_column_they_would_add_twice():
         ["x", "p_a", "p_b", "label"], [["1", "0.25", "0.75", "b"]])
     with pytest.raises(CliError, match="already has the column.s. label"):
         prediction_rows(["x", "label"], [["1", "a"]], result)
+
+
+def test_text_from_the_server_is_shown_literally():
+    """A message the server relays (a CSV column name in an error) is neither rich markup nor
+    terminal control."""
+    from service.cli_train import outcome_line
+
+    console = Console(file=io.StringIO(), width=160, force_terminal=True)
+    console.print(jobs_table([{"job_id": "c" * 32, "model": "m", "status": "failed",
+                               "error": {"type": "bad_data", "message": "[bold]x\x1b[2J"}}], 1))
+    console.print(outcome_line({"job_id": "c" * 32, "model": "m", "status": "failed",
+                                "error": {"type": "bad_data", "message": "[red]y\x1b]0;t\x07"}},
+                               None))
+    shown = console.file.getvalue()
+    assert "[bold]x\\x1b[2J" in shown and "\x1b[2J" not in shown
+    assert "[red]y\\x1b]0;t\\x07" in shown and "\x07" not in shown
+    assert problem_line(400, "Bad", b'{"detail": "a\\u001b[2Jb"}') == "400 Bad: a\\x1b[2Jb"

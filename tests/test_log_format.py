@@ -41,6 +41,8 @@ def test_text_lines_carry_time_level_logger_message_and_fields():
     assert TEXT_LINE.fullmatch(line), line
     assert line.endswith(" INFO    nnserve.events: job_finished job_id=abc status=succeeded "
                          'seconds=1.5 error="store is full"')
+    hostile = TextFormatter(colour=False).format(_record("GET /\x1b[2J", path="/\x1b[31m"))
+    assert "\x1b" not in hostile and hostile.endswith(': GET /\\x1b[2J path="/\\u001b[31m"')
     coloured = TextFormatter(colour=True).format(_record("boom", logging.ERROR))
     assert "\x1b[31mERROR  \x1b[0m nnserve.events: boom" in coloured
 
