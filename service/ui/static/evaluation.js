@@ -113,7 +113,7 @@ export function reliability(metrics) {
   const x = bins.map((b) => (b.lower + b.upper) / 2);
   keepChart("reliability", lineChart(target, {
     title: "Accuracy against confidence (held-out rows)", x, xRange: [0, 1], yRange: [0, 1],
-    xLabel: "top-class probability (bin centre)", yLabel: "accuracy in bin (fraction of rows)",
+    xLabel: "top-class probability (bin centre)", yLabel: "accuracy in bin (fraction)",
     series: [{ label: "accuracy in bin", values: bins.map((b) => (b.count ? b.accuracy : null)), bars: true, points: false },
       { label: "perfect calibration", values: x, dash: [4, 4], color: PALETTE[1], points: false }],
   }));

@@ -10,7 +10,7 @@ function progressCell(job) {
   const epochs = p.epochs || (job.params && job.params.epochs) || 1;
   const bar = el("progress", { max: epochs, value: p.epoch || 0, "aria-label": `job ${job.job_id} progress` });
   return el("td", { class: "progress" }, bar, el("span", { class: "muted" },
-    ` epoch ${p.epoch || 0} / ${epochs} · loss ${fmt(p.loss)} · accuracy ${fmt(p.accuracy)}`,
+    ` epoch ${p.epoch || 0} / ${epochs} · loss ${fmt(p.loss, 4)} · accuracy ${fmt(p.accuracy)}`,
     p.val_accuracy !== null && p.val_accuracy !== undefined ? ` · validation ${fmt(p.val_accuracy)}` : ""));
 }
 

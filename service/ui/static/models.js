@@ -26,4 +26,5 @@ start(async (main) => {
       "latest created"], rows, { id: "models" })
       : el("p", { class: "muted" }, "No model yet: POST /train a data set, or run `nnserve train`."),
     el("p", { class: "muted" }, "Held-out accuracy: the latest version's accuracy on rows kept out of its training.")));
+  document.body.dataset.ready = "true";
 });

@@ -6,9 +6,10 @@ import { tryIt } from "./tryit.js";
 
 const show = (v) => (v === null || v === undefined ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v));
 
+// [metrics | per class], learning curves, [confusion matrix | reliability diagram].
 function evaluationSections(meta) {
   const ev = meta.evaluation;
-  if (!ev) return [];
+  if (!ev) return [learningCurves(meta)];
   const sets = [["test", "held-out rows"], ["train", "training rows"]].filter(([k]) => ev[k]);
   const holder = el("div", {}, confusion(ev[sets[0][0]]));
   const pick = el("select", { id: "cm-set", "aria-label": "rows the matrix counts" },
@@ -16,11 +17,12 @@ function evaluationSections(meta) {
   pick.addEventListener("change", () => holder.replaceChildren(confusion(ev[pick.value])));
   const main = ev.test || ev.train;
   return [
-    section("Confusion matrix", el("p", { class: "muted" }, "Rows counted: ", pick,
-      ". Each cell is a count of rows; its colour is the share of that true class (viridis, dark 0 % → yellow 100 %)."),
-    holder),
-    reliability(main),
-    section("Per class", el("p", { class: "muted" }, ev.test ? "On the held-out rows." : "On the training rows."), perClass(main)),
+    el("div", { class: "pair" }, metricsTable(meta), section("Per class",
+      el("p", { class: "muted" }, ev.test ? "On the held-out rows." : "On the training rows."), perClass(main))),
+    learningCurves(meta),
+    el("div", { class: "pair" }, section("Confusion matrix", el("p", { class: "muted" }, "Rows counted: ", pick,
+      ". Each cell counts rows; its colour is the share of that true class (viridis: dark 0 % → yellow 100 %)."),
+    holder), reliability(main)),
   ];
 }
 
@@ -40,7 +42,7 @@ function lineage(meta, name, aliases) {
   ];
   const params = Object.entries(meta.params || {}).map(([k, x]) => [k, show(x)]);
   return section("Parameters and lineage", el("div", { class: "two" },
-    table(["", ""], rows, { id: "lineage" }), table(["parameter", "value"], params, { id: "params" })));
+    table(["", "value"], rows, { id: "lineage" }), table(["parameter", "value"], params, { id: "params" })));
 }
 
 function inputSchema(meta) {
@@ -79,7 +81,7 @@ start(async (main) => {
       el("a", { href: `/ui/models/${enc(name)}` }, name), ` / v${version}`),
     el("h1", {}, `${name} `, el("small", {}, `version ${version}`),
       aliases.map((a) => el("span", { class: "badge" }, a))),
-    verdict(meta), meta.evaluation ? metricsTable(meta) : null, learningCurves(meta), ...evaluationSections(meta),
+    verdict(meta), ...evaluationSections(meta),
     tryIt(meta, name, version), lineage(meta, name, aliases), inputSchema(meta), card(name, version));
   document.body.dataset.ready = "true";
 });
