@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from sklearn.datasets import load_digits, load_iris
 
 from tests.server import start_server, wait_job
+from tests.test_engine_tabular_fit import mixed_data
 
 pytestmark = pytest.mark.e2e
 
@@ -238,3 +239,35 @@ def test_a_running_jobs_progress_bar_advances_and_cancels(console, server, iris,
                            timeout=60_000)
     job = requests.get(f"{server.url}/jobs/{job_id}", headers=AUTH, timeout=10).json()
     assert job["status"] == "cancelled"
+
+
+def test_try_it_for_a_tabular_model_uses_typed_inputs(console, server):
+    records, labels = mixed_data(300, seed=1)
+    resp = requests.post(f"{server.url}/train", headers=AUTH, timeout=30, json={
+        "model": "mixed", "params": {"epochs": 10},
+        "data": {"records": records, "labels": labels.tolist()}})
+    job = wait_job(server.url, resp.json()["job_id"], headers=AUTH)
+    assert job["status"] == "succeeded", job
+    meta = requests.get(f"{server.url}/models/mixed/versions/1", headers=AUTH, timeout=10).json()
+    schema = {c["name"]: c for c in meta["input_schema"]}
+    page = console.open("/ui/models/mixed/versions/1")
+    assert page.query_selector("#input-schema")
+    colours = page.eval_on_selector_all("#in-colour option", "els => els.map(e => e.value)")
+    assert colours == [*schema["colour"]["categories"], ""]  # "" is (missing)
+    assert page.get_attribute("#in-size", "type") == "number"
+    assert page.eval_on_selector_all("#in-flag option", "els => els.map(e => e.value)") == [
+        "true", "false", ""]
+    for name in (n for n, c in schema.items() if c["dropped"]):  # unused in training: no input
+        assert page.query_selector(f"#in-{name}") is None
+    record = {"colour": "red", "size": 0.25, "flag": False, "level": "b"}
+    page.select_option("#in-colour", "red")
+    page.fill("#in-size", "0.25")
+    page.select_option("#in-flag", "false")
+    page.select_option("#in-level", "b")
+    page.click("#try-it button")
+    page.wait_for_selector("#probabilities")
+    shown = page.eval_on_selector_all("#probabilities [data-probability]",
+                                      "els => els.map(e => +e.dataset.probability)")
+    want = requests.post(f"{server.url}/predict", headers=AUTH, timeout=10, json={
+        "model": "mixed", "version": 1, "instances": [record]}).json()
+    assert shown == pytest.approx(want["probabilities"][0], rel=1e-12)
