@@ -152,10 +152,9 @@ def test_version_page_draws_what_the_json_says(console, iris, shots):
     rows = page.eval_on_selector_all("#per-class tbody tr", "els => els.length")
     assert rows == len(test["classes"])
     assert page.inner_text("#verdict")
-    console.shot(shots, "version")
 
 
-def test_try_it_shows_the_probabilities_of_predict(console, iris):
+def test_try_it_shows_the_probabilities_of_predict(console, iris, shots):
     page = console.open("/ui/models/iris/versions/1")
     row = [6.3, 2.8, 5.1, 1.5]
     for i, value in enumerate(row):
@@ -163,16 +162,19 @@ def test_try_it_shows_the_probabilities_of_predict(console, iris):
     page.click("#try-it button")
     page.wait_for_selector("#probabilities")
     shown = page.eval_on_selector_all(
-        "#probabilities [data-probability]", "els => els.map(e => [e.dataset.class, +e.dataset.probability])")
+        "#probabilities [data-probability]",
+        "els => els.map(e => [e.dataset.class, +e.dataset.probability])")
     want = requests.post(f"{console.url}/predict", headers=AUTH, timeout=10, json={
         "model": "iris", "version": 1, "instances": [row]}).json()
     assert [c for c, _ in shown] == want["classes"]
     assert [p for _, p in shown] == pytest.approx(want["probabilities"][0], rel=1e-12)
+    console.shot(shots, "version")
 
 
 def test_model_page_lists_and_compares_versions(console, iris, shots):
     page = console.open("/ui/models/iris")
-    versions = page.eval_on_selector_all("#versions tbody tr", "els => els.map(e => +e.dataset.version)")
+    versions = page.eval_on_selector_all("#versions tbody tr",
+                                         "els => els.map(e => +e.dataset.version)")
     assert versions == [2, 1]
     acc = page.inner_text("#versions tr[data-version='1'] td:nth-child(3)")
     assert acc == f"{iris['evaluation']['test']['accuracy']:.3f}"
@@ -188,6 +190,7 @@ def test_admin_moves_and_deletes_aliases_and_versions(console, browser, server, 
     aliases = lambda: requests.get(f"{server.url}/models/scratch", headers=AUTH,  # noqa: E731
                                    timeout=10).json()["aliases"]
     page = console.open("/ui/models/scratch")
+    page.on("dialog", lambda dialog: dialog.accept())  # "Delete version ...?"
 
     def act(selector: str) -> None:
         with page.expect_navigation():

@@ -39,8 +39,9 @@ function compare(metas) {
 }
 
 // An admin-only action: run it, then reload the page's data; a refusal is shown, not thrown.
-function action(label, run, status) {
+function action(label, run, status, ask) {
   return el("button", { type: "button", class: "danger", onclick: async () => {
+    if (ask && !window.confirm(ask)) return;
     status.replaceChildren();
     try {
       await run();
@@ -87,7 +88,8 @@ start(async (main) => {
       el("td", { class: "num" }, fmt(t?.ece)), el("td", { class: "num" }, m.dataset?.rows ?? "—"),
       el("td", {}, brief(m.params || {})),
       el("td", {}, aliasesOf(v).map((a) => el("span", { class: "badge" }, a))),
-      admin ? el("td", {}, action("Delete version", () => api(`/models/${enc(name)}/versions/${v}`, { method: "DELETE" }), status)) : null);
+      admin ? el("td", {}, action("Delete version", () => api(`/models/${enc(name)}/versions/${v}`, { method: "DELETE" }),
+        status, `Delete ${name} version ${v}? Its files are removed for good.`)) : null);
   });
   document.title = `${name} · nnserve`;
   fill(main,

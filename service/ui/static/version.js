@@ -29,6 +29,7 @@ function evaluationSections(meta) {
 function lineage(meta, name, aliases) {
   const v = (n) => el("a", { href: `/ui/models/${enc(name)}/versions/${n}` }, `v${n}`);
   const rows = [
+    ["intended use", meta.description || "— (no description was given at POST /train)"],
     ["created", when(meta.created_at)],
     ["aliases", aliases.length ? aliases.join(", ") : "—"],
     ["made by job", meta.job_id ? el("a", { href: `/ui/jobs#${meta.job_id}` }, meta.job_id) : "—"],
@@ -37,7 +38,8 @@ function lineage(meta, name, aliases) {
     ["dataset", meta.dataset ? `${meta.dataset.rows} rows × ${meta.dataset.features} features` : "—"],
     ["dataset sha256", el("code", {}, show(meta.dataset && meta.dataset.sha256))],
     ["artifact sha256", el("code", {}, show(meta.artifact_sha256))],
-    ["classes", meta.classes.join(", ")],
+    ["classes (rows in the data set)", meta.classes.map((c, i) => (meta.dataset && meta.dataset.class_counts
+      ? `${c} (${meta.dataset.class_counts[i]})` : c)).join(", ")],
     ["features", (meta.feature_names || []).join(", ") || `${meta.n_features} unnamed`],
   ];
   const params = Object.entries(meta.params || {}).map(([k, x]) => [k, show(x)]);
