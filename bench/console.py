@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +33,8 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=4)
     args = ap.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("bench/console.py needs wrk: apt-get install wrk")
     X, y = load_iris(return_X_y=True)
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         server = start_server(Path(tmp) / "store", log_dir=Path(tmp))
@@ -61,6 +65,8 @@ def main() -> None:
                     polls.clear()
                     started = time.monotonic()
                     result[side] = wrk(server.url + "/predict", args.seconds, args.connections, one)
+                    for page in pages:  # the sync API delivers the pages' request events now
+                        page.evaluate("1")
                     result[side]["polls_per_s"] = len(polls) / (time.monotonic() - started)
                     for page in pages:
                         page.close()
