@@ -152,6 +152,10 @@ def test_version_page_draws_what_the_json_says(console, iris, shots):
     rows = page.eval_on_selector_all("#per-class tbody tr", "els => els.length")
     assert rows == len(test["classes"])
     assert page.inner_text("#verdict")
+    page.click("text=Show the model card")
+    card = requests.get(f"{console.url}/models/iris/versions/1/card", headers=AUTH, timeout=10)
+    assert card.status_code == 200
+    assert page.wait_for_selector("#card pre").text_content() == card.text
 
 
 def test_try_it_shows_the_probabilities_of_predict(console, iris, shots):

@@ -71,7 +71,10 @@ export function learningCurves(meta) {
   const x = h.map((e) => e.epoch);
   const hasVal = h.some((e) => e.val_loss !== null && e.val_loss !== undefined);
   const pair = (key, yLabel, title) => {
-    const target = el("div", { class: "chart", id: `chart-${key}` });
+    const last = h[h.length - 1];
+    const target = el("div", { class: "chart", id: `chart-${key}`, role: "img", "aria-label":
+      `${title}: ${h.length} epochs; last epoch training ${key} ${fmt(last[key])}` +
+      (hasVal ? `, validation ${key} ${fmt(last[`val_${key}`])}` : "") });
     box.append(target);
     const series = [{ label: `training ${key}`, values: h.map((e) => e[key]) }];
     if (hasVal) series.push({ label: `validation ${key}`, values: h.map((e) => e[`val_${key}`]), dash: [6, 4] });
@@ -104,7 +107,8 @@ export function confusion(metrics, id = "confusion") {
 
 export function reliability(metrics) {
   const bins = metrics.calibration;
-  const target = el("div", { class: "chart", id: "chart-reliability" });
+  const target = el("div", { class: "chart", id: "chart-reliability", role: "img",
+    "aria-label": "Reliability diagram; the bins are listed in the table below" });
   const box = section("Reliability diagram", target,
     el("p", { class: "muted" }, "Bars: how often the top class was right among rows whose top-class probability fell in ",
       "each 0.1-wide bin; the dashed line is perfect calibration. Empty bins have no bar."),

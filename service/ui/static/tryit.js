@@ -32,6 +32,7 @@ function readRow(form, meta) {
 function bars(out) {
   const probs = out.probabilities[0];
   return el("div", { id: "probabilities", class: "bars", role: "list" },
+    el("p", { class: "muted" }, "Probability of each class (0 to 1; the bars sum to 1)"),
     out.classes.map((c, i) => {
       const fill = el("span", { class: "fill" });
       fill.style.width = `${(100 * probs[i]).toFixed(2)}%`;
