@@ -69,8 +69,9 @@ def test_vendored_chart_library_is_as_recorded():
 
 def test_own_pages_reference_nothing_outside_the_origin():
     static = files("service.ui") / "static"
-    own = [static / n for n in (f"{p}.js" for p in (*PAGES, "common", "evaluation", "tryit"))]
-    own += [static / "console.css", files("service.ui") / "templates" / "console.html"]
+    own = [f for f in static.iterdir() if f.is_file()]  # ours; vendor/ is a directory
+    own += [files("service.ui") / "templates" / "console.html"]
+    assert len(own) >= len(PAGES) + 3
     for f in own:
         text = f.read_text()
         assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.I), f.name

@@ -10,6 +10,7 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -278,3 +279,25 @@ def test_try_it_for_a_tabular_model_uses_typed_inputs(console, server):
     want = requests.post(f"{server.url}/predict", headers=AUTH, timeout=10, json={
         "model": "mixed", "version": 1, "instances": [record]}).json()
     assert shown == pytest.approx(want["probabilities"][0], rel=1e-12)
+
+
+def test_two_versions_evaluated_on_the_same_rows(console, iris, tmp_path):
+    X, y = load_iris(return_X_y=True)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    csv = tmp_path / "rows.csv"
+    csv.write_text(",".join([*IRIS_FEATURES, "species"]) + "\n" + "".join(
+        ",".join([*map(str, row), label]) + "\n" for row, label in zip(X, names, strict=True)))
+    page = console.open("/ui/models/iris")
+    page.set_input_files("#eval-file", str(csv))
+    page.fill("#eval-label", "species")
+    page.click("#eval-run")
+    page.wait_for_selector("#compare-own")
+    shown = page.eval_on_selector_all("#compare-own tbody tr", "els => els.map(e => "
+                                      "Array.from(e.children, c => c.textContent))")
+    for v, column in ((1, 1), (2, 2)):  # v1 against v2, as the pickers start
+        want = requests.post(f"{console.url}/models/iris/versions/{v}/evaluate",
+                             params={"label_column": "species"}, data=csv.read_bytes(),
+                             timeout=30, headers={**AUTH, "Content-Type": "text/csv"}).json()
+        row = {r[0]: r[column].removesuffix(" ▲") for r in shown}
+        assert row["accuracy"] == f"{want['accuracy']:.3f}" and row["rows"] == "150"
+        assert row["log loss (nats)"] == f"{want['log_loss']:.3f}"

@@ -14,11 +14,12 @@ export class ApiError extends Error {
 }
 
 // fetch() under the key's scopes; JSON in and out (`text: true` for a text answer).
-export async function api(path, { method = "GET", json, text = false } = {}) {
+// `body` with `type` sends a raw body (a CSV file's text).
+export async function api(path, { method = "GET", json, text = false, body, type } = {}) {
   const headers = { Accept: text ? "text/markdown, text/plain" : "application/json" };
   const key = sessionStorage.getItem(KEY);
   if (key) headers.Authorization = `Bearer ${key}`;
-  let body;
+  if (type) headers["Content-Type"] = type;
   if (json !== undefined) {
     headers["Content-Type"] = "application/json";
     body = JSON.stringify(json);
@@ -29,8 +30,8 @@ export async function api(path, { method = "GET", json, text = false } = {}) {
     sessionStorage.removeItem(KEY);
     throw new NeedKey(hadKey ? "the API key is not valid" : "");
   }
-  const type = r.headers.get("Content-Type") || "";
-  const doc = r.status === 204 ? null : type.includes("json") ? await r.json() : await r.text();
+  const answered = r.headers.get("Content-Type") || "";
+  const doc = r.status === 204 ? null : answered.includes("json") ? await r.json() : await r.text();
   if (!r.ok) throw new ApiError(r.status, typeof doc === "object" ? doc : { detail: doc });
   return doc;
 }

@@ -1,42 +1,9 @@
 // One model: its versions as a table, two versions side by side, and (admin key) alias moves
 // and deletions through the JSON API.
 import { api, el, fill, enc, errorBox, fmt, heldOut, pathParts, section, start, table, when } from "./common.js";
+import { brief, compare } from "./compare.js";
 
 const MAX_VERSIONS = 100; // newest first; older ones are one click away by URL
-
-const brief = (p) => [p.hidden_layers && `[${p.hidden_layers.join(", ")}]`, p.activation, p.optimizer,
-  p.epochs && `${p.epochs} epochs`, p.learning_rate && `lr ${p.learning_rate}`].filter(Boolean).join(" · ");
-
-const COMPARE = [
-  ["held-out accuracy", (m) => heldOut(m)?.accuracy, 1], ["balanced accuracy", (m) => heldOut(m)?.balanced_accuracy, 1],
-  ["macro F1", (m) => heldOut(m)?.macro_f1, 1], ["ROC AUC", (m) => heldOut(m)?.roc_auc, 1],
-  ["log loss (nats)", (m) => heldOut(m)?.log_loss, -1], ["Brier score", (m) => heldOut(m)?.brier_score, -1],
-  ["ECE", (m) => heldOut(m)?.ece, -1], ["training accuracy", (m) => m.evaluation?.train?.accuracy, 0],
-  ["test rows", (m) => heldOut(m)?.rows, 0], ["rows", (m) => m.dataset?.rows, 0],
-  ["epochs run", (m) => (m.history || []).length, 0], ["parameters", (m) => brief(m.params || {}), 0],
-  ["created", (m) => when(m.created_at), 0],
-];
-
-function compare(metas) {
-  const versions = Object.keys(metas).map(Number).sort((a, b) => b - a);
-  const pick = (id, v) => el("select", { id, "aria-label": id },
-    versions.map((n) => el("option", { value: n, selected: n === v }, `v${n}`)));
-  const a = pick("compare-a", versions[1] ?? versions[0]), b = pick("compare-b", versions[0]);
-  const out = el("div");
-  const draw = () => {
-    const ma = metas[a.value], mb = metas[b.value];
-    out.replaceChildren(table(["", `v${a.value}`, `v${b.value}`], COMPARE.map(([label, get, better]) => {
-      const x = get(ma), y = get(mb);
-      const cell = (v, other) => el("td", { class: better && typeof v === "number" && typeof other === "number"
-        && better * (v - other) > 0 ? "better" : "" }, typeof v === "number" && !Number.isInteger(v) ? fmt(v) : v ?? "—");
-      return el("tr", {}, el("th", { scope: "row" }, label), cell(x, y), cell(y, x));
-    }), { id: "compare" }), el("p", { class: "muted" }, "Bold with ▲: the better of the two on held-out rows."));
-  };
-  a.addEventListener("change", draw);
-  b.addEventListener("change", draw);
-  draw();
-  return section("Two versions side by side", el("p", {}, a, " against ", b), out);
-}
 
 // An admin-only action: run it, then reload the page's data; a refusal is shown, not thrown.
 function action(label, run, status, ask) {
@@ -100,7 +67,7 @@ start(async (main) => {
     el("p", { class: "muted" }, "Held-out metrics are on the rows each version kept out of training; log loss in nats; ECE: expected calibration error."),
     admin ? el("p", { class: "muted" }, "A version an alias points at cannot be deleted (409): move the alias first.") : null),
     status,
-    versions.length > 1 ? compare(metas) : null,
+    versions.length > 1 ? compare(name, metas) : null,
     admin ? aliasAdmin(name, model, status)
       : el("p", { class: "muted", id: "no-admin" }, "Alias moves and deletions need an admin key."));
   document.body.dataset.ready = "true";
