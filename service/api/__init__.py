@@ -6,7 +6,7 @@ from flask import Flask, Response, send_from_directory
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
-from service.api import evaluation, health, kserve, models, predict, tfserving, train
+from service.api import evaluation, health, kserve, models, predict, tfserving, train, ui
 from service.api.docs import problem_default
 from service.api.problems import register_error_handlers
 
@@ -18,6 +18,7 @@ def register_api(app: Flask) -> Api:
     problem_default(api)
     for module in (health, train, predict, models, evaluation, tfserving, kserve):
         api.register_blueprint(module.blp)
+    app.register_blueprint(ui.blp)  # the console: outside the API and its spec
     register_error_handlers(app)
 
     @app.get("/docs/assets/<path:filename>")
