@@ -37,7 +37,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     NNSERVE_STORE=/var/lib/nnserve \
     NNSERVE_HOST=0.0.0.0 \
-    NNSERVE_PORT=8000
+    NNSERVE_PORT=8000 \
+    NNSERVE_LOG_FORMAT=json
 # An empty working directory: `python -m gunicorn` puts it first on sys.path.
 WORKDIR /app
 # The model store (models, datasets, the SQLite job queue). A new named volume copies this

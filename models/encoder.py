@@ -15,16 +15,16 @@ store everything as plain arrays (unicode, float64, bool, int64) for the ``.npz`
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import compress, islice, repeat
+from itertools import chain, islice, repeat
 from typing import Any
 
 import numpy as np
 
-from .tabular import KINDS, CellError, Column, Table, read_column
+from .columns import Column, read_column
+from .tabular import KINDS, CellError, Table
 
 _MAX_RARE = 10_000  # seen-but-rare categories remembered per column, to tell them from unseen
 
@@ -141,12 +141,12 @@ class TabularEncoder:
         if missing.all():
             spec.dropped = "all_missing"
         elif column.kind == "categorical":
-            counts = Counter(compress(column.cells, ~missing))
-            frequent = sorted((kv for kv in counts.items() if kv[1] >= self.min_frequency),
-                              key=lambda kv: (-kv[1], kv[0]))
+            counts = np.bincount(column.codes[~missing], minlength=len(column.levels))
+            frequent = sorted((kv for kv in zip(column.levels, counts.tolist(), strict=True)
+                               if kv[1] >= self.min_frequency), key=lambda kv: (-kv[1], kv[0]))
             spec.categories = [c for c, _ in frequent[:self.max_categories]]
             kept = set(spec.categories)
-            spec.rare = list(islice((c for c in counts if c not in kept), _MAX_RARE))
+            spec.rare = list(islice((c for c in column.levels if c not in kept), _MAX_RARE))
             spec.missing_category = bool(missing.any())
             if len(spec.categories) + bool(spec.rare) + spec.missing_category < 2:
                 spec.dropped = "constant"
@@ -197,7 +197,7 @@ class TabularEncoder:
             block = out[:, at:at + spec.width]
             gaps = column.n_missing
             if column.kind == "categorical":
-                block[np.arange(n), self._category_columns(spec, column, gaps, warnings)] = 1.0
+                block[np.arange(n), self._category_columns(spec, column, warnings)] = 1.0
             else:
                 block[:, 0] = np.where(column.missing, spec.median, column.values) if gaps \
                     else column.values
@@ -215,20 +215,24 @@ class TabularEncoder:
         return list(zip(self.columns_, starts, strict=True))
 
     @staticmethod
-    def _category_columns(spec: ColumnSpec, column: Column, gaps: int,
+    def _category_columns(spec: ColumnSpec, column: Column,
                           warnings: list[dict[str, Any]] | None) -> np.ndarray:
         """Per row, the block column a category lands in: its own, other, or missing."""
         other = len(spec.categories)
-        cells = column.cells
-        cols = np.fromiter(map(spec.index.get, cells, repeat(other)), np.intp, len(cells))
-        if gaps:
-            cols[column.missing] = other + 1 if spec.missing_category else other
+        # one entry per level, then the missing rows' column, which their code (-1) picks
+        level_columns = np.fromiter(
+            chain(map(spec.index.get, column.levels, repeat(other)),
+                  [other + 1 if spec.missing_category else other]),
+            np.intp, len(column.levels) + 1)
+        cols = level_columns[column.codes]
         if warnings is not None:
             rare = spec.rare_set
-            for i in np.flatnonzero((cols == other) & ~column.missing).tolist():
-                if cells[i] not in rare:
-                    warnings.append({"row": i, "feature": spec.name,
-                                     "kind": "unseen_category", "value": cells[i]})
+            unseen = [k for k, level in enumerate(column.levels)
+                      if level_columns[k] == other and level not in rare]
+            if unseen:
+                for i in np.flatnonzero(np.isin(column.codes, unseen)).tolist():
+                    warnings.append({"row": i, "feature": spec.name, "kind": "unseen_category",
+                                     "value": column.levels[column.codes[i]]})
         return cols
 
     def input_schema(self) -> list[dict[str, Any]]:

@@ -50,7 +50,7 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
         # Flask's documented way to add WSGI middleware (mypy sees a method assignment)
         app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
             app.wsgi_app, parse_networks(settings.trusted_proxies))
-    observability.configure_logging(settings.log_level)
+    observability.configure_logging(settings.log_level, settings.log_format)
     register_api(app)
     auth.init_app(app)
     headers.init_app(app)

@@ -4,7 +4,8 @@
 ``<sha256 hex of the key>:scope+scope`` per line (so the file never holds a key). Keys are kept
 only as SHA-256 digests and every presented key is compared against every digest with
 ``hmac.compare_digest``, so timing tells nothing about which key came close. ``admin`` includes
-the other scopes. Health, the OpenAPI spec, the docs page and metrics stay open.
+the other scopes. Health, the OpenAPI spec, the docs page, metrics and the console's pages
+(which hold no data) stay open.
 
 A key written ``id:secret`` has a key id, the part before the first ``:``; it is what records
 of who did something (alias history) keep, never the key itself.
@@ -22,7 +23,7 @@ from flask import Flask, current_app, g, request
 from service.errors import Forbidden, Unauthorized
 
 SCOPES = ("predict", "train", "admin")
-_OPEN_BLUEPRINTS = {"health", "api-docs"}
+_OPEN_BLUEPRINTS = {"health", "api-docs", "ui"}  # ui: pages without data
 _OPEN_ENDPOINTS = {"swagger_assets", "metrics", "kserve.server_live", "kserve.server_ready",
                    "kserve.server_metadata"}
 

@@ -1,39 +1,43 @@
-"""The ``nnserve`` command: ``serve``, ``worker``, and ``train`` / ``predict`` against a server."""
+"""The ``nnserve`` command line: its parser and dispatch. ``serve`` and ``worker`` run here; the
+commands against a running server live in ``service.cli_train`` and ``service.cli_commands``."""
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import ipaddress
-import json
 import os
 import sys
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
-from typing import Any
 
+from service.client import DEFAULT_SERVER, Client, CliError
 from service.config import Settings, settings_table
-
-DEFAULT_SERVER = "http://127.0.0.1:8000"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
+        return status
     except ValueError as exc:  # a setting that does not parse
         parser.exit(2, f"nnserve: {exc}\n")
     except CliError as exc:
         parser.exit(1, f"nnserve: {exc}\n")
+    except OSError as exc:  # the CSV to read or write
+        if isinstance(exc, BrokenPipeError):
+            return _reader_went_away()
+        parser.exit(1, f"nnserve: {exc.strerror or exc}: {exc.filename or ''}\n")
+    except KeyboardInterrupt:
+        return 130
 
 
-class CliError(Exception):
-    """A failure to report on stderr with exit code 1."""
+def _reader_went_away() -> int:
+    """The reader of stdout left (``| head -1``): end quietly, as the shell tools do."""
+    # Python flushes stdout again at exit: point it at /dev/null so that flush cannot fail
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,29 +69,45 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="post a CSV to a running server and follow the job",
                        description="POST FILE.csv (header row; one column holds the labels) to "
-                                   "/train and poll the job until it ends.")
+                                   "/train and follow the job: a progress bar on a terminal, "
+                                   "JSON lines otherwise. Ctrl-C asks whether to cancel the "
+                                   "job or detach (detach when input is not a terminal).")
     t.add_argument("file", type=Path, help="CSV with a header row")
     t.add_argument("--model", required=True, help="model name")
     t.add_argument("--label-column", help="label column (default: 'label', else the last one)")
-    t.add_argument("--server", default=os.environ.get("NNSERVE_SERVER", DEFAULT_SERVER),
-                   help=f"server URL (NNSERVE_SERVER, default {DEFAULT_SERVER})")
-    t.add_argument("--api-key", default=os.environ.get("NNSERVE_API_KEY"),
-                   help="bearer key with the train scope (NNSERVE_API_KEY)")
     t.add_argument("--no-wait", action="store_true", help="print the job and return at once")
+    _client_options(t, "train")
     t.set_defaults(func=_train)
 
     r = sub.add_parser("predict", help="predict the rows of a CSV with a running server",
-                       description="POST the rows of FILE.csv (header row, numbers only; a "
-                                   "--drop-column is left out) to /predict; prints JSON.")
+                       description="POST the rows of FILE.csv (header row; a --drop-column is "
+                                   "left out) to /predict. On a terminal: a table of the first "
+                                   "rows; otherwise (or with --json) the JSON answer.")
     r.add_argument("file", type=Path, help="CSV with a header row, or - for stdin")
     r.add_argument("--model", required=True, help="model name")
     r.add_argument("--version", help="version number, 'latest' or an alias")
     r.add_argument("--drop-column", help="a column to leave out (e.g. the labels)")
-    r.add_argument("--server", default=os.environ.get("NNSERVE_SERVER", DEFAULT_SERVER),
-                   help=f"server URL (NNSERVE_SERVER, default {DEFAULT_SERVER})")
-    r.add_argument("--api-key", default=os.environ.get("NNSERVE_API_KEY"),
-                   help="bearer key with the predict scope (NNSERVE_API_KEY)")
+    r.add_argument("--output", "-o", type=Path, metavar="FILE.csv",
+                   help="write the rows sent plus p_<class> per class and label to FILE.csv")
+    _client_options(r, "predict")
     r.set_defaults(func=_predict)
+
+    m = sub.add_parser("models", help="the models of a running server, or one model's versions",
+                       description="A table of every model (versions, latest, aliases, created, "
+                                   "held-out accuracy), or with NAME of its versions.")
+    m.add_argument("name", nargs="?", help="a model: list its versions")
+    _client_options(m, "predict", "print JSON, not a table")
+    m.set_defaults(func=_models)
+
+    j = sub.add_parser("jobs", help="training jobs of a running server, newest first",
+                       description="A table of job summaries with their progress.")
+    j.add_argument("--model", help="only this model's jobs")
+    j.add_argument("--status", choices=["queued", "running", "succeeded", "failed", "cancelled"],
+                   help="only jobs in this state")
+    j.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    _client_options(j, "train", "print JSON, not a table")
+    j.set_defaults(func=_jobs)
+
     st = sub.add_parser("settings", help="print every NNSERVE_* setting as a Markdown table",
                         description="The settings table the README carries.")
     st.set_defaults(func=lambda args: print(settings_table()) or 0)
@@ -119,68 +139,51 @@ def _worker(args: argparse.Namespace) -> int:
     from service.jobs.worker import main as worker_main
 
     settings = Settings.from_env()
-    worker_main(settings, concurrency=args.concurrency, parent=args.parent_pid)
-    return 0
-
-
-def _train(args: argparse.Namespace) -> int:
-    query = {"model": args.model}
-    if args.label_column:
-        query["label_column"] = args.label_column
-    job = _call(args, "POST", f"/train?{urllib.parse.urlencode(query)}",
-                args.file.read_bytes(), "text/csv")
-    print(json.dumps({k: job.get(k) for k in ("job_id", "model", "status")}), flush=True)
-    if args.no_wait:
-        return 0
-    last_epoch = None
-    while job["status"] in ("queued", "running"):
-        time.sleep(0.5)
-        job = _call(args, "GET", f"/jobs/{job['job_id']}")
-        progress = job.get("progress") or {}
-        if progress.get("epoch") not in (None, last_epoch):
-            last_epoch = progress["epoch"]
-            print(json.dumps({"epoch": last_epoch, "epochs": progress.get("epochs"),
-                              "loss": progress.get("loss"),
-                              "accuracy": progress.get("accuracy"),
-                              "val_accuracy": progress.get("val_accuracy")}), flush=True)
-    print(json.dumps({k: job.get(k) for k in ("job_id", "model", "status", "model_version",
-                                              "error")}), flush=True)
-    return 0 if job["status"] == "succeeded" else 1
-
-
-def _predict(args: argparse.Namespace) -> int:
-    text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text("utf-8-sig")
-    rows = [row for row in csv.reader(text.splitlines()) if row]
-    if not rows:
-        raise CliError(f"{args.file}: no header row")
-    keep = [i for i, name in enumerate(rows[0]) if name.strip() != args.drop_column]
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows([row[i] for i in keep if i < len(row)]
-                                                    for row in rows)
-    query = {"model": args.model}  # the server reads the cells as the model's columns say
-    if args.version is not None:
-        query["version"] = args.version
-    result = _call(args, "POST", f"/predict?{urllib.parse.urlencode(query)}",
-                   out.getvalue().encode(), "text/csv")
-    print(json.dumps(result))
-    return 0
-
-
-def _call(args: argparse.Namespace, method: str, path: str, body: bytes | None = None,
-          content_type: str | None = None) -> dict[str, Any]:
-    req = urllib.request.Request(args.server.rstrip("/") + path, data=body, method=method)
-    if content_type:
-        req.add_header("Content-Type", content_type)
-    if args.api_key:
-        req.add_header("Authorization", f"Bearer {args.api_key}")
     try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        raise CliError(f"{method} {path}: {exc.code} {exc.read().decode(errors='replace')}") \
-            from None
-    except urllib.error.URLError as exc:
-        raise CliError(f"cannot reach {args.server}: {exc.reason}") from None
+        worker_main(settings, concurrency=args.concurrency, parent=args.parent_pid)
+    except KeyboardInterrupt:  # Ctrl-C before the consumer took over SIGINT: still a stop
+        pass
+    return 0
+
+
+def _client_options(p: argparse.ArgumentParser, scope: str,
+                    json_help: str = "print JSON (the default off a terminal)") -> None:
+    p.add_argument("--json", action="store_true", help=json_help)
+    p.add_argument("--server", default=os.environ.get("NNSERVE_SERVER", DEFAULT_SERVER),
+                   help=f"server URL (NNSERVE_SERVER, default {DEFAULT_SERVER})")
+    p.add_argument("--api-key", default=os.environ.get("NNSERVE_API_KEY"),
+                   help=f"bearer key with the {scope} scope (NNSERVE_API_KEY)")
+
+
+def _client(args: argparse.Namespace) -> Client:
+    return Client(args.server, args.api_key)
+
+
+# The client commands import rich when they run: `nnserve serve` and `worker` never need it.
+def _train(a: argparse.Namespace) -> int:
+    from service.cli_train import train
+
+    return train(_client(a), a.file, a.model, a.label_column, wait=not a.no_wait,
+                 as_json=True if a.json else None)
+
+
+def _predict(a: argparse.Namespace) -> int:
+    from service.cli_commands import predict
+
+    return predict(_client(a), a.file, a.model, version=a.version, drop_column=a.drop_column,
+                   output=a.output, as_json=a.json)
+
+
+def _models(a: argparse.Namespace) -> int:
+    from service.cli_commands import models
+
+    return models(_client(a), a.name, as_json=a.json)
+
+
+def _jobs(a: argparse.Namespace) -> int:
+    from service.cli_commands import jobs
+
+    return jobs(_client(a), model=a.model, status=a.status, limit=a.limit, as_json=a.json)
 
 
 def _is_loopback(host: str) -> bool:

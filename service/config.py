@@ -11,6 +11,19 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+
+class LogFormat(str):
+    """A log format name: ``json``, ``text`` or ``auto``."""
+
+    choices = ("json", "text", "auto")
+
+    def __new__(cls, raw: object) -> LogFormat:
+        value = str(raw).strip().lower()
+        if value not in cls.choices:
+            raise ValueError(raw)
+        return super().__new__(cls, value)
+
+
 # (env var, field, type, default, meaning) — the README's settings table is generated from this.
 SETTINGS: list[tuple[str, str, type, Any, str]] = [
     ("NNSERVE_STORE", "store", Path, "./var",
@@ -55,7 +68,10 @@ SETTINGS: list[tuple[str, str, type, Any, str]] = [
     ("NNSERVE_API_KEYS", "api_keys", str, "",
      "API keys: `key:scope1+scope2,...` (scopes predict, train, admin) or `@file` with one "
      "`sha256hex:scopes` per line. Empty: no authentication (loopback only)."),
-    ("NNSERVE_LOG_LEVEL", "log_level", str, "INFO", "Log level of the JSON logs."),
+    ("NNSERVE_LOG_LEVEL", "log_level", str, "INFO", "Log level of the logs."),
+    ("NNSERVE_LOG_FORMAT", "log_format", LogFormat, "auto",
+     "`json` (one object per line), `text` (one readable line, level in colour on a terminal) "
+     "or `auto`: text when stderr is a terminal, JSON otherwise."),
     ("NNSERVE_WORKER_METRICS_PORT", "worker_metrics_port", int, 0,
      "Port where `nnserve worker` serves its own `/metrics` (training jobs); 0: none. The "
      "embedded worker of `nnserve serve` is counted in the API's `/metrics` instead."),
@@ -103,6 +119,7 @@ class Settings:
     cache_size: int
     api_keys: str
     log_level: str
+    log_format: str
     worker_metrics_port: int
     idempotency_ttl: float
 
@@ -121,7 +138,8 @@ class Settings:
             try:
                 values[name] = _convert(kind, raw)
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"{var}={raw!r}: expected {kind.__name__}") from exc
+                expected = " or ".join(getattr(kind, "choices", ())) or kind.__name__
+                raise ValueError(f"{var}={raw!r}: expected {expected}") from exc
         return cls(**values)
 
     @property

@@ -70,7 +70,7 @@ errorlog = "-"
 loglevel = _settings.log_level.lower()
 proc_name = "nnserve"
 wsgi_app = "service:create_app()"
-logconfig_dict = observability.gunicorn_logconfig(_settings.log_level)
+logconfig_dict = observability.gunicorn_logconfig(_settings.log_level, _settings.log_format)
 
 
 def on_starting(server: Arbiter) -> None:

@@ -28,7 +28,7 @@ def test_cli_commands_in_readme_exist():
     from service.cli import _parser
 
     commands = set(_parser()._subparsers._group_actions[0].choices)
-    for name in ("serve", "worker", "train", "predict", "settings"):
+    for name in ("serve", "worker", "train", "predict", "models", "jobs", "settings"):
         assert f"nnserve {name}" in README and name in commands
 
 

@@ -8,12 +8,14 @@ from swagger_ui_bundle import swagger_ui_path
 
 from service.api import (
     aliases,  # noqa: F401  (its routes are models.blp's: the same scopes)
+    evaluation,
     health,
     kserve,
     models,
     predict,
     tfserving,
     train,
+    ui,
 )
 from service.api.docs import problem_default
 from service.api.problems import register_error_handlers
@@ -24,8 +26,9 @@ def register_api(app: Flask) -> Api:
         "Train and serve NumPy neural-network classifiers. Errors are application/problem+json "
         "(RFC 9457).")}})
     problem_default(api)
-    for module in (health, train, predict, models, tfserving, kserve):
+    for module in (health, train, predict, models, evaluation, tfserving, kserve):
         api.register_blueprint(module.blp)
+    app.register_blueprint(ui.blp)  # the console: outside the API and its spec
     register_error_handlers(app)
 
     @app.get("/docs/assets/<path:filename>")

@@ -19,8 +19,6 @@ numbers).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import zlib
@@ -33,6 +31,8 @@ from gunicorn.http.body import Body, LengthReader
 from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkSize, NoMoreData
 from marshmallow import Schema, ValidationError
 
+from models import csv_table
+from models.tabular import CellError, Table
 from service.arrays import JsonBoolean
 from service.errors import (
     BadRequest,
@@ -189,46 +189,38 @@ def flatten_messages(messages: object, prefix: str = "") -> dict[str, list[str]]
 CSV_TYPES = ("text/csv", "application/csv")
 
 
-def read_csv(data: bytes) -> tuple[list[str], list[list[str]]]:
-    """A CSV with a header row as ``(header, data rows)``, cells as strings.
+def read_csv(data: bytes) -> Table:
+    """A CSV with a header row as a text ``Table`` (``models.csv_table.read_csv``).
 
     Malformed text is a 400; a row whose cell count differs from the header's is a 422 naming
     its line (the header is line 1).
     """
     try:
-        text = data.decode("utf-8-sig")
-        rows = [row for row in csv.reader(io.StringIO(text, newline=""), strict=True) if row]
-    except (UnicodeDecodeError, csv.Error) as exc:
+        return csv_table.read_csv(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
         raise BadRequest(f"malformed CSV: {exc}") from None
-    if len(rows) < 2:
-        raise BadRequest("CSV needs a header row and at least one data row")
-    header = [name.strip() for name in rows[0]]
-    width = len(header)
-    if set(map(len, rows)) != {width}:
-        line = next(i for i, row in enumerate(rows, start=1) if len(row) != width)
-        raise field_error(f"csv line {line}", f"has {len(rows[line - 1])} cells; the header "
-                                              f"has {width}")
-    return header, rows[1:]
+    except csv_table.CsvError as exc:
+        raise BadRequest(str(exc)) from None
+    except CellError as exc:
+        raise field_error(f"csv line {(exc.row or 0) + 2}", str(exc)) from None
 
 
-def parse_csv(
-    data: bytes, label_column: str | None
-) -> tuple[list[str], list[list[str]], list[str]]:
-    """Split a CSV with a header row into (feature names, feature cells, labels).
+def parse_csv(data: bytes, label_column: str | None) -> tuple[Table, list[str]]:
+    """Split a CSV with a header row into (features as a text ``Table``, labels).
 
     The label column is ``label_column`` or, when not given, a column named ``label`` or else
-    the last one. Cells stay strings, for the job layer to read.
+    the last one. Feature cells stay text, for the job layer to read.
     """
-    header, rows = read_csv(data)
+    table = read_csv(data)
     if label_column is None:
-        label_column = "label" if "label" in header else header[-1]
-    if label_column not in header:
+        label_column = "label" if "label" in table.names else table.names[-1]
+    if label_column not in table.names:
         raise Unprocessable(f"label_column: no column {label_column!r} in the CSV header",
                             errors={"label_column": [f"no column {label_column!r} in the header"]})
-    at = header.index(label_column)
-    labels = [row[at].strip() for row in rows]
-    features = [row[:at] + row[at + 1:] for row in rows]
-    return header[:at] + header[at + 1:], features, labels
+    at = table.names.index(label_column)
+    labels = [cell.strip() for cell in table.columns[at]]
+    return Table(table.names[:at] + table.names[at + 1:],
+                 table.columns[:at] + table.columns[at + 1:], text=True), labels
 
 
 def _structure(data: bytes) -> bytes:

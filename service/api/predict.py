@@ -34,9 +34,9 @@ def post_predict() -> Response:
     runtime = get_runtime()
     if request.mimetype in CSV_TYPES:
         query = load(_predict_query, request.args.to_dict())
-        header, rows = read_csv(request_body())
+        table = read_csv(request_body())
         loaded = runtime.cache.get(query["model"], query["version"])
-        result = predict_csv(loaded, header, rows, runtime.settings)
+        result = predict_csv(loaded, table, runtime.settings)
     else:
         req = load(_predict_request, json_object())
         result = predict_instances(runtime.cache, req["model"], req["version"],

@@ -9,7 +9,6 @@ from typing import Any
 from flask import request
 from flask_smorest import Blueprint
 
-from models.tabular import Table
 from service.api.body import CSV_TYPES, is_json, load, parse_csv, parse_json, request_body
 from service.api.docs import body_doc, problems
 from service.api.schemas import (
@@ -45,10 +44,9 @@ def post_train() -> tuple[dict[str, object], int, dict[str, object]]:
     if mimetype in CSV_TYPES:
         args = load(_train_query, request.args.to_dict())
         body = request_body()
-        names, cells, labels = parse_csv(body, args["label_column"])
-        X: object = Table.from_rows(cells, names, text=True)
+        X, labels = parse_csv(body, args["label_column"])
         y: object = [int(v) for v in labels] if all(map(_INT_LABEL.match, labels)) else labels
-        model, params, feature_names = args["model"], {}, names
+        model, params, feature_names = args["model"], {}, X.names
         description = args["description"]
         fingerprint = hashlib.sha256(request.query_string + b"\0" + body).hexdigest()
     elif is_json(mimetype):

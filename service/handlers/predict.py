@@ -104,25 +104,24 @@ def predict_instances(cache: ModelCache, name: str, ref: int | str | None, insta
                    field)
 
 
-def predict_csv(loaded: LoadedModel, header: list[str], rows: list[list[str]],
-                settings: Settings) -> Prediction:
-    """CSV rows under ``header``: a tabular version binds the columns by name; a numeric one
+def predict_csv(loaded: LoadedModel, table: Table, settings: Settings) -> Prediction:
+    """A CSV's text ``table``: a tabular version binds the columns by name; a numeric one
     takes its features in its own order (by name when it has names), every cell a number."""
     if tabular.is_tabular(loaded):
-        return predict_table(loaded, *tabular.from_csv(header, rows, loaded, settings))
+        return predict_table(loaded, *tabular.from_csv(table, loaded, settings))
     names = loaded.model.feature_names_
+    columns = table.columns
     if names is not None:
-        missing = [n for n in names if n not in header]
+        missing = [n for n in names if n not in table.names]
         if missing:
             raise field_error(f"csv column {missing[0]!r}", "is missing; the model's features "
                                                            f"are {names}")
-        order = [header.index(n) for n in names]
-        rows = [[row[j] for j in order] for row in rows]
+        columns = [table.column(n) for n in names]
     try:
-        matrix = np.asarray(rows, dtype=np.float64)
+        matrix = np.array(columns, dtype=np.float64).T
     except ValueError:
-        line, cell = next((i, c) for i, row in enumerate(rows, start=2) for c in row
-                          if not is_number(c))
+        line, cell = min((i, c) for col in columns for i, c in enumerate(col, start=2)
+                         if not is_number(c))
         raise field_error(f"csv line {line}", f"{cell!r:.40} is not a number") from None
     return predict(loaded, read_rows(matrix, settings, "csv"), "csv")
 

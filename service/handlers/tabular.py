@@ -10,7 +10,7 @@ whichever way they come. A cell that does not fit is a 422 naming it in the requ
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -103,9 +103,9 @@ def _column_cells(column: object, field: str) -> list[object]:
     return [plain_cell(v) for v in values]
 
 
-def from_csv(header: Sequence[str], rows: list[list[str]], loaded: LoadedModel,
-             settings: Settings) -> tuple[Table, Locate]:
-    """CSV rows under ``header`` (some or all of the model's columns, any order)."""
+def from_csv(table: Table, loaded: LoadedModel, settings: Settings) -> tuple[Table, Locate]:
+    """A CSV's text ``table``, whose header holds some or all of the model's columns, in any
+    order."""
     names = set(columns_of(loaded))
 
     def locate(row: int | None, column: str | None) -> str:
@@ -113,11 +113,11 @@ def from_csv(header: Sequence[str], rows: list[list[str]], loaded: LoadedModel,
         return "csv" + (f" line {row + 2}" if row is not None else "") + \
             (f" column {column!r}" if column is not None else "")
 
-    unknown = [h for h in header if h not in names]
+    unknown = [h for h in table.names if h not in names]
     if unknown:
         raise field_error(locate(None, unknown[0]), "is not a feature of this model")
-    _check_rows(len(rows), "csv", settings)
-    return _table(lambda: Table.from_rows(rows, list(header), text=True), locate), locate
+    _check_rows(table.n_rows, "csv", settings)
+    return table, locate
 
 
 def _table(build: Callable[[], Table], locate: Locate) -> Table:

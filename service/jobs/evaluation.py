@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from models import MLPClassifier
+from models.columns import read_column
 from models.metrics import evaluate
-from models.tabular import Table, read_column
+from models.tabular import Table
 from service.jobs.datasets import Dataset
 
 log = logging.getLogger("nnserve.jobs")

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from models import MLPClassifier
+from models.columns import read_column
 from models.params import JOB_DEFAULTS, JOB_PARAM_RANGES, TABULAR_PARAM_RANGES, check_param
 from models.preprocessing import as_labels
-from models.tabular import KINDS, MISSING_TOKENS, CellError, Table, read_column
+from models.tabular import KINDS, MISSING_TOKENS, CellError, Table
 from service.arrays import JsonBoolean, as_matrix, plain_cell
 from service.config import Settings
 from service.errors import ServiceError, Unprocessable, field_error

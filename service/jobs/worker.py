@@ -183,7 +183,7 @@ def main(settings: Settings, concurrency: int | None = None, parent: int | None 
     also stops when that process dies (the embedded worker of ``nnserve serve``)."""
     if parent is not None:
         exit_with_parent(parent)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     metrics.init_worker_metrics(settings.worker_metrics_port, settings.host)
     run_worker(settings, concurrency)
     return 0
