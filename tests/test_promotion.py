@@ -66,6 +66,11 @@ def test_promotion_creates_then_moves_only_for_a_better_candidate(svc):
     shown = create_app({"store": svc.settings.store}).test_client().get(
         f"/models/m/versions/{better['model_version']}").get_json()
     assert shown["promotion"] == record
+    card = create_app({"store": svc.settings.store}).test_client().get(
+        f"/models/m/versions/{better['model_version']}/card").get_data(as_text=True)
+    assert "Lineage: trained from scratch" in card
+    assert f"Promotion to `production` against version {first['model_version']} (accuracy" \
+        in card and card.count(": moved") == 1
     assert svc.store.aliases("m")["production"] == better["model_version"]
     entry = svc.store.alias_history("m", "production")[-1]
     assert entry["reason"] == "promotion" and entry["key_id"] == "ci"

@@ -52,6 +52,10 @@ def test_a_warm_started_version_records_its_parent_and_added_classes(svc):
     shown = create_app({"store": svc.settings.store}).test_client().get(
         f"/models/m/versions/{job['model_version']}").get_json()
     assert shown["parent_version"] == first["model_version"] and shown["classes_added"] == [2]
+    card = create_app({"store": svc.settings.store}).test_client().get(
+        f"/models/m/versions/{job['model_version']}/card").get_data(as_text=True)
+    assert f"Lineage: warm-started from version {first['model_version']}; classes added: 2" \
+        in card
 
 
 @pytest.mark.parametrize("params, names, labels, field, words", [

@@ -69,11 +69,34 @@ def _details(meta: dict[str, Any]) -> str:
              f"({meta.get('artifact_bytes')} bytes)",
              f"- Created: {meta.get('created_at')}",
              f"- Training job: {meta.get('job_id') or 'none recorded (published directly)'}"
-             + (f", {meta['training_seconds']} s" if meta.get("training_seconds") else "")]
+             + (f", {meta['training_seconds']} s" if meta.get("training_seconds") else ""),
+             *_lineage(meta)]
     if params:
         lines += ["", "Parameters:", "", _table(["Parameter", "Value"],
                                                 [[k, v] for k, v in params.items()])]
     return "\n".join(lines)
+
+
+def _lineage(meta: dict[str, Any]) -> list[str]:
+    """Where the weights came from and what its promotion decided."""
+    parent = meta.get("parent_version")
+    added = meta.get("classes_added") or []
+    lines = [f"- Lineage: warm-started from version {parent}" +
+             (f"; classes added: {', '.join(_cell(c) for c in added)}" if added else "")
+             if parent is not None else "- Lineage: trained from scratch"]
+    promotion = meta.get("promotion")
+    if promotion:
+        compared = promotion.get("current_version")
+        scores = "" if promotion.get("candidate") is None else (
+            f" ({promotion['metric']} {num(promotion['candidate'])} against "
+            f"{num(promotion.get('current'))}, 95% interval of the improvement "
+            f"{' to '.join(num(v) for v in promotion.get('interval') or [None, None])})")
+        outcome = "moved" if promotion.get("moved") else \
+            f"not moved: {_cell(promotion.get('reason'))}"
+        against = f" against version {compared}" if compared is not None else ""
+        lines.append(f"- Promotion to `{_cell(promotion.get('alias'))}`{against}{scores}: "
+                     f"{outcome}")
+    return lines
 
 
 def _intended_use(meta: dict[str, Any]) -> str:
