@@ -25,15 +25,16 @@ TARGET = {"oneOf": [
                                                    "maximum": 100}}}}]}
 _WEIGHTS = {"type": "object", "minProperties": 1, "maxProperties": 100,
             "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 100},
-            "description": "Version number → integer weight (a percentage of the traffic); "
-                           "the weights sum to 100.",
+            "description": "Version number (the key: digits) → integer weight (a percentage "
+                           "of the traffic); the weights sum to 100.",
             "example": {"6": 90, "7": 10}}
 
 
 class AliasRequestSchema(Schema):
     version = fields.Integer(strict=True, validate=validate.Range(1, MAX_VERSION),
                              metadata={"example": 1})
-    versions = fields.Dict(keys=fields.String(validate=validate.Regexp(VERSION_NUMBER_PATTERN)),
+    versions = fields.Dict(keys=fields.String(validate=validate.Regexp(
+                               VERSION_NUMBER_PATTERN, error="must be a version number")),
                            values=fields.Integer(strict=True, validate=validate.Range(0, 100)),
                            metadata=_WEIGHTS)
     require = fields.Nested(RequireSchema, metadata={

@@ -108,6 +108,12 @@ export const fmt = (x, digits = 3) =>
 export const pct = (x) => (x === null || x === undefined ? "—" : `${(100 * x).toFixed(1)} %`);
 export const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
 export const enc = encodeURIComponent;
+// An alias's target as the registry gives it: a version number, or {"versions": {v: weight}}.
+export const targetVersions = (t) =>
+  typeof t === "number" ? [t] : t && t.versions ? Object.keys(t.versions).map(Number) : [];
+export const target = (t) =>
+  typeof t === "number" ? `v${t}`
+    : t && t.versions ? Object.entries(t.versions).map(([v, w]) => `v${v} ${w}%`).join(" · ") : "—";
 
 // The path's segments after /ui/: ["models", name, "versions", v].
 export const pathParts = () => location.pathname.split("/").slice(2).map(decodeURIComponent);

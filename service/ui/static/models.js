@@ -1,5 +1,5 @@
 // Models: every model with its latest version, aliases and headline held-out accuracy.
-import { api, el, enc, fmt, heldOut, section, start, table, when } from "./common.js";
+import { api, el, enc, fmt, heldOut, section, start, table, target, when } from "./common.js";
 
 start(async (main) => {
   const { models } = await api("/models");
@@ -9,7 +9,7 @@ start(async (main) => {
   const rows = models.map((m, i) => {
     const meta = metas[i] || {};
     const test = heldOut(meta);
-    const aliases = Object.entries(m.aliases || {}).map(([a, v]) => el("span", { class: "badge" }, `${a} → v${v}`));
+    const aliases = Object.entries(m.aliases || {}).map(([a, v]) => el("span", { class: "badge" }, `${a} → ${target(v)}`));
     return el("tr", { dataset: { model: m.name } },
       el("td", {}, el("a", { href: `/ui/models/${enc(m.name)}` }, m.name)),
       el("td", {}, el("a", { href: `/ui/models/${enc(m.name)}/versions/${m.latest}` }, `v${m.latest}`)),
