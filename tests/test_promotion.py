@@ -32,9 +32,11 @@ def data(rows: int = 240, features: int = 4, seed: int = 0):
 
 
 @pytest.fixture
-def svc(tmp_path):
-    settings = Settings.from_env({"store": tmp_path, "heartbeat_interval": 0.2}, environ={})
-    return JobService(settings, ModelStore(settings.store))
+def svc(tmp_path, backend):
+    queue, namespace = backend
+    settings = Settings.from_env({"store": tmp_path, "queue": queue, "heartbeat_interval": 0.2},
+                                 environ={})
+    return JobService(settings, ModelStore(settings.store), namespace=namespace)
 
 
 def train(svc: JobService, params: dict, promote: dict | None = None, key_id=None,
@@ -42,7 +44,7 @@ def train(svc: JobService, params: dict, promote: dict | None = None, key_id=Non
     if X is None:
         X, y = data()
     job, _ = svc.submit("m", X, y, params, promote=promote, key_id=key_id)
-    run_job(svc.settings, job["job_id"])
+    run_job(svc.settings, job["job_id"], namespace=svc.namespace)
     job = svc.get(job["job_id"])
     assert job["status"] == "succeeded", job["error"]
     return job
