@@ -13,6 +13,7 @@ from typing import Any
 from rich.text import Text
 
 from service.cli_output import (
+    aliases_of,
     headline,
     jobs_table,
     models_table,
@@ -94,9 +95,9 @@ def _model_row(client: Client, summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def _version_row(client: Client, name: str, version: int,
-                 aliases: dict[str, int]) -> dict[str, Any]:
+                 aliases: dict[str, Any]) -> dict[str, Any]:
     meta = _meta(client, name, version)
-    return {"version": version, "aliases": sorted(a for a, v in aliases.items() if v == version),
+    return {"version": version, "aliases": aliases_of(aliases, version),
             "created_at": meta.get("created_at"),
             "rows": (meta.get("dataset") or {}).get("rows"),
             "classes": len(meta["classes"]) if meta.get("classes") else None,

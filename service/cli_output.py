@@ -72,11 +72,32 @@ def fmt_time(stamp: str | None) -> str:
         return stamp
 
 
-def fmt_aliases(aliases: dict[str, int], version: int | None = None) -> str:
-    """``production→2, staging→3``; with ``version``, only the names pointing at it."""
+def alias_weights(target: Any) -> dict[int, int]:
+    """An alias's target as the registry gives it (a version, or ``{"versions": {v: w}}``) as
+    ``{version: weight}``."""
+    if isinstance(target, dict):
+        return {int(v): int(w) for v, w in (target.get("versions") or {}).items()}
+    return {int(target): 100}
+
+
+def aliases_of(aliases: dict[str, Any], version: int) -> list[str]:
+    """The aliases routing to ``version``; a weighted one with its share (``prod 10%``)."""
+    found = []
+    for alias, target in sorted(aliases.items()):
+        weight = alias_weights(target).get(version)
+        if weight is not None:
+            found.append(alias if weight == 100 else f"{alias} {weight}%")
+    return found
+
+
+def fmt_aliases(aliases: dict[str, Any], version: int | None = None) -> str:
+    """``production→2, staging→3`` (a canary: ``prod→1:90/2:10``); with ``version``, only the
+    names pointing at it."""
     if version is not None:
-        return ", ".join(sorted(a for a, v in aliases.items() if v == version)) or ""
-    return ", ".join(f"{a}→{v}" for a, v in sorted(aliases.items()))
+        return ", ".join(aliases_of(aliases, version))
+    return ", ".join(f"{a}→" + "/".join(f"{v}:{w}" if w != 100 else str(v)
+                                        for v, w in alias_weights(t).items())
+                     for a, t in sorted(aliases.items()))
 
 
 def _table(title: str, columns: Sequence[tuple[str, str]], caption: str | None = None,

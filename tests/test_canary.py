@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from service import create_app
+from service.cli_output import aliases_of, fmt_aliases
 from service.routing import BUCKETS, Split, bucket_of
 from tests.protocol_models import ROWS
 from tests.server import start_server
@@ -140,3 +141,10 @@ def test_real_http_canary_across_gunicorn_workers(tmp_path, store):
             assert len(keyed) == 1
     finally:
         server.stop()
+
+
+def test_the_command_line_shows_a_split_alias():
+    aliases = {"prod": {"versions": {"1": 90, "2": 10}}, "staging": 2}
+    assert fmt_aliases(aliases) == "prod→1:90/2:10, staging→2"
+    assert fmt_aliases(aliases, 2) == "prod 10%, staging"
+    assert aliases_of(aliases, 1) == ["prod 90%"] and aliases_of(aliases, 3) == []
