@@ -20,6 +20,7 @@ from .tabular import KINDS, MISSING_TOKENS, CellError, is_number, kind_of
 
 BOOLEAN_TOKENS = {"true": True, "false": False, "yes": True, "no": False}
 _AS_NAN = dict.fromkeys(MISSING_TOKENS, "nan")
+_NO_VALUES, _NO_CODES = np.empty(0), np.empty(0, np.intp)  # shared: a column's unused field
 _SCALARS = {str, int, float, bool, type(None)}  # what JSON cells are; others are looked at
 
 
@@ -45,9 +46,9 @@ class Column:
 
     kind: str
     missing: np.ndarray
-    values: np.ndarray = field(default_factory=lambda: np.empty(0))
+    values: np.ndarray = field(default_factory=lambda: _NO_VALUES)
     levels: list[str] = field(default_factory=list)
-    codes: np.ndarray = field(default_factory=lambda: np.empty(0, np.intp))
+    codes: np.ndarray = field(default_factory=lambda: _NO_CODES)
 
     @property
     def n_missing(self) -> int:

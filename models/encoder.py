@@ -129,7 +129,8 @@ class TabularEncoder:
                 for name, cells in zip(table.names, table.columns, strict=True)]
         self.columns_ = [self._fit_column(name, column)
                          for name, column in zip(table.names, read, strict=True)]
-        self.__dict__.pop("_layout", None)  # a refit lays its columns out anew
+        for cached in ("_layout", "_n_out"):  # a refit lays its columns out anew
+            self.__dict__.pop(cached, None)
         if self.n_features_out_ == 0:
             raise CellError("every column is constant or missing in every row: nothing to learn")
         return self._encode(read, None)
@@ -190,7 +191,7 @@ class TabularEncoder:
                 warnings: list[dict[str, Any]] | None) -> np.ndarray:
         """The matrix of read columns; coercions are appended to ``warnings`` unless None."""
         n = len(next(c for c in read if c is not None).missing)
-        out = np.zeros((n, self.n_features_out_))
+        out = np.zeros((n, self._n_out))
         for (spec, at), column in zip(self._layout, read, strict=True):
             if spec.dropped or column is None:
                 continue
@@ -207,6 +208,10 @@ class TabularEncoder:
                 warnings += [{"row": i, "feature": spec.name, "kind": "imputed"}
                              for i in np.flatnonzero(column.missing).tolist()]
         return out
+
+    @cached_property
+    def _n_out(self) -> int:
+        return self.n_features_out_
 
     @cached_property
     def _layout(self) -> list[tuple[ColumnSpec, int]]:
