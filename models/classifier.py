@@ -9,28 +9,13 @@ from typing import IO, Any, cast
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import artifact
-from . import warm_start as warm
+from . import artifact, artifact_state, fit_setup, inputs
 from .activations import DERIVATIVES
-from .encoder import TabularEncoder
 from .network import Network
 from .optimizers import make_optimizer
-from .params import (
-    DEFAULTS,
-    PARAM_RANGES,
-    TABULAR_DEFAULTS,
-    TRAINABLE_ACTIVATIONS,
-    check_param,
-    check_params,
-)
-from .preprocessing import (
-    LabelEncoder,
-    StandardScaler,
-    as_float_matrix,
-    check_feature_names,
-    fit_checked_scaler,
-)
-from .tabular import Table, TabularInput, as_table
+from .params import DEFAULTS, PARAM_RANGES, TABULAR_DEFAULTS, TRAINABLE_ACTIVATIONS, check_params
+from .preprocessing import StandardScaler
+from .tabular import TabularInput
 from .training import Batches, EpochCallback, stratified_split, train
 
 
@@ -180,29 +165,14 @@ class MLPClassifier:
         if p["activation"] not in DERIVATIVES:
             raise ValueError(f"activation={p['activation']!r} has no gradient and cannot be "
                              f"trained; use one of {list(TRAINABLE_ACTIVATIONS)}")
-        if warm_start is not None:
-            start = warm.prepare(warm_start, X, y, p, feature_names)
-            X, names, encoder = start.X, start.names, start.encoder
-            labels, y_idx = start.labels, start.y_idx
-        else:
-            X, names, encoder, labels, y_idx = self._encode_fit(
-                X, y, feature_names, feature_types, max_categories, min_frequency)
+        data = fit_setup.prepare(X, y, p, feature_names, feature_types, max_categories,
+                                 min_frequency, warm_start)
+        X, y_idx = data.X, data.y_idx
 
         rng = np.random.default_rng(p["seed"])
         train_rows, val_rows = stratified_split(y_idx, p["validation_split"], rng)
-        if warm_start is None:
-            scaler = fit_checked_scaler(X, train_rows if val_rows.size else None)
-        else:  # the parent's input space, unchanged
-            scaler = warm_start.scaler_
-            if not np.isfinite(X[train_rows]).all():
-                raise ValueError("X contains NaN or infinity")
-        if val_rows.size and not np.isfinite(X[val_rows]).all():
-            raise ValueError("X contains NaN or infinity")
-        net = Network([X.shape[1], *p["hidden_layers"], len(labels.classes_)],
-                      p["activation"], p["dtype"])
-        net.initialize(rng)
-        if warm_start is not None:
-            warm.seed_network(net, warm_start.network_, warm_start.classes_, labels.classes_)
+        scaler = fit_setup.fit_scaler(X, train_rows, val_rows, warm_start)
+        net = fit_setup.initial_network(p, X.shape[1], data.labels.classes_, rng, warm_start)
         optimizer = make_optimizer(p["optimizer"], [net.params], p["learning_rate"],
                                    p["momentum"], p["nesterov"])
         batches = Batches(X, y_idx, train_rows, scaler, p["batch_size"], net.dtype)
@@ -211,49 +181,13 @@ class MLPClassifier:
             epochs=p["epochs"], l2=p["l2"], early_stopping=p["early_stopping"],
             patience=p["patience"], rng=rng, on_epoch=on_epoch)
 
-        self.classes_added_ = [] if warm_start is None else start.classes_added
+        self.classes_added_ = data.classes_added
         self.network_, self.scaler_ = net, scaler
-        self.classes_ = labels.classes_
-        self.encoder_, self.feature_names_ = encoder, names
-        self.n_features_in_ = X.shape[1] if encoder is None else len(encoder.names_)
+        self.classes_ = data.labels.classes_
+        self.encoder_, self.feature_names_ = data.encoder, data.names
+        self.n_features_in_ = X.shape[1] if data.encoder is None else len(data.encoder.names_)
         self.history_, self.cancelled_ = history, cancelled
         return self
-
-    def _encode_fit(self, X: ArrayLike | TabularInput, y: ArrayLike,
-                    feature_names: Sequence[str] | None,
-                    feature_types: Mapping[str, str] | None, max_categories: int,
-                    min_frequency: int) -> tuple[np.ndarray, list[str] | None,
-                                                 TabularEncoder | None, LabelEncoder, np.ndarray]:
-        """A cold start's inputs: ``(X encoded, names, encoder, labels, y_idx)``."""
-        table = as_table(X)
-        encoder = None
-        if table is not None:
-            encoder = TabularEncoder(feature_types,
-                                     check_param("max_categories", max_categories),
-                                     check_param("min_frequency", min_frequency))
-            X = encoder.fit_transform(table)
-            names = table.names
-        else:
-            if feature_types:
-                raise ValueError("feature_types applies to tabular input (records, columns or "
-                                 "a Table), not to a numeric matrix")
-            X = as_float_matrix(X, "X", check_finite=False)  # checked below, by the scaler
-            names = None
-        if X.shape[0] == 0 or X.shape[1] == 0:
-            raise ValueError(f"X is empty (shape {X.shape}): need at least one row and column")
-        y = np.asarray(y)
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D (one label per row), got shape {y.shape}")
-        if y.shape[0] != X.shape[0]:
-            raise ValueError(f"X and y lengths differ: {X.shape[0]} rows, {y.shape[0]} labels")
-        labels = LabelEncoder()
-        y_idx = labels.fit_transform(y)
-        if len(labels.classes_) < 2:
-            raise ValueError(f"y has fewer than 2 classes ({len(labels.classes_)}): "
-                             "nothing to classify")
-        if encoder is None:
-            names = check_feature_names(feature_names, X.shape[1])
-        return X, names, encoder, labels, y_idx
 
     # ------------------------------------------------------------------ inference
 
@@ -307,17 +241,7 @@ class MLPClassifier:
             numeric matrix of the wrong shape or with non-finite values.
         """
         self._check_fitted()
-        if self.encoder_ is not None:
-            table = as_table(X, self.feature_names_)
-            if table is None:
-                # Not records or columns: rows of cells, each checked by from_rows.
-                table = Table.from_rows(cast(Sequence[Sequence[object]], X), self.encoder_.names_)
-            return self.encoder_.transform(table)
-        X = as_float_matrix(X, "X")
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, the model expects "
-                             f"{self.n_features_in_}")
-        return X, []
+        return inputs.encode_fitted(X, self.encoder_, self.feature_names_, self.n_features_in_)
 
     def predict_proba_encoded(self, Z: np.ndarray) -> np.ndarray:
         """Class probabilities of rows already encoded (``encode``'s ``Z``), unchecked.
@@ -381,45 +305,16 @@ class MLPClassifier:
         clf : MLPClassifier
         """
         params["hidden_layers"] = [np.shape(W)[1] for W in weights[:-1]]
-        clf = cls(**params)
-        n_features = np.shape(weights[0])[0]
-        state = artifact.ModelState(
-            params=clf.get_params(),
-            weights=[np.asarray(W, dtype=clf.dtype) for W in weights],
-            biases=[np.asarray(b, dtype=clf.dtype) for b in biases],
-            mean=np.zeros(n_features) if mean is None else np.asarray(mean, dtype=np.float64),
-            scale=np.ones(n_features) if scale is None else np.asarray(scale, dtype=np.float64),
-            classes=LabelEncoder(classes).classes_,
-            feature_names=None if feature_names is None else list(feature_names))
-        return cls._from_state(artifact.validated(state))
+        state = artifact_state.explicit_state(cls(**params), weights, biases, classes, mean,
+                                              scale, feature_names)
+        return artifact_state.from_state(cls, artifact.validated(state))
 
     def save(self, file: str | PathLike[str] | IO[bytes]) -> None:
         """Write the model as one ``.npz`` artifact to a path or binary file object."""
         self._check_fitted()
-        state = artifact.ModelState(
-            params=self.get_params(), weights=self.network_.weights,
-            biases=self.network_.biases, mean=self.scaler_.mean_, scale=self.scaler_.scale_,
-            classes=self.classes_, feature_names=self.feature_names_, encoder=self.encoder_)
-        artifact.save(state, file)
+        artifact.save(artifact_state.state_of(self), file)
 
     @classmethod
     def load(cls, file: str | PathLike[str] | IO[bytes]) -> MLPClassifier:
         """Read a model written by ``save``; raises ``ArtifactError`` if it is not valid."""
-        return cls._from_state(artifact.load(file))
-
-    @classmethod
-    def _from_state(cls, state: artifact.ModelState) -> MLPClassifier:
-        clf = cls(**state.params)
-        sizes = [state.weights[0].shape[0]] + [W.shape[1] for W in state.weights]
-        net = Network(sizes, clf.activation, clf.dtype)
-        for target, source in zip(net.weights + net.biases, state.weights + state.biases,
-                                  strict=True):
-            target[...] = source
-        clf.network_ = net
-        clf.scaler_ = StandardScaler(state.mean, state.scale)
-        encoder = LabelEncoder(state.classes)
-        clf.classes_ = encoder.classes_
-        clf.encoder_, clf.feature_names_ = state.encoder, state.feature_names
-        clf.n_features_in_ = sizes[0] if state.encoder is None else len(state.encoder.names_)
-        clf.history_, clf.cancelled_, clf.classes_added_ = [], False, []
-        return clf
+        return artifact_state.from_state(cls, artifact.load(file))

@@ -11,32 +11,27 @@ store are never followed: a symlinked model or version dir counts as absent.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from service import routing
-from service.aliases import AliasTxn, Target, parse_target, read_history, target_json, versions_of
+from service.aliases import versions_of
 from service.errors import Conflict, NotFound, ServiceError, ServiceUnavailable, reason
-from service.names import (
-    is_model_name,
-    is_version_ref,
-    parse_version,
-    validate_alias,
-    validate_model_name,
-)
+from service.names import is_model_name, parse_version, validate_alias, validate_model_name
+from service.store_aliases import AliasRegistry
 from service.store_files import (
-    VERSION_DIR,
+    ALIAS_LOCK,
+    ALLOC_LOCK,
     fsync_path,
     is_kind,
     is_stale,
+    locked,
     read_nofollow,
     tmp_name,
     version_markers,
@@ -57,37 +52,12 @@ class PublishWithdrawn(Conflict):
     """A publish whose ``commit`` refused it (e.g. its training job was reaped meanwhile)."""
 
 
-class ModelStore:
-    """Versioned models under ``<root>/models``; safe to share between processes."""
+class ModelStore(AliasRegistry):
+    """Versioned models under ``<root>/models``; safe to share between processes.
 
-    def __init__(self, root: Path | str) -> None:
-        self.root = Path(root)
-        self.models_dir = self.root / "models"
-        self._models_path = str(self.models_dir)  # joined by f-string on the hot path
-        self.models_dir.mkdir(parents=True, exist_ok=True)
-
-    # -- paths ---------------------------------------------------------------------------------
-    def _model_dir(self, name: str) -> Path:
-        """The model's dir; NotFound when absent (a symlink counts as absent)."""
-        path = self.models_dir / validate_model_name(name)
-        if not is_kind(path):
-            raise NotFound(f"model {name!r} not found")
-        return path
-
-    def _version_dir(self, name: str, version: int | str) -> Path:
-        version = parse_version(version)
-        path = self._model_dir(name) / str(version)
-        if not is_kind(path):
-            raise NotFound(f"version {version} of model {name!r} not found")
-        return path
-
-    def _ensure_model_dir(self, name: str) -> Path:
-        path = self.models_dir / validate_model_name(name)
-        with contextlib.suppress(FileExistsError):
-            path.mkdir()
-        if not is_kind(path):
-            raise ServiceError(f"store entry models/{name} is not a directory; refusing to use it")
-        return path
+    The paths and versions come from ``StoreLayout`` (``service.store_layout``), the aliases and
+    what a reference resolves to from ``AliasRegistry`` (``service.store_aliases``).
+    """
 
     # -- reading -------------------------------------------------------------------------------
     def list_models(self) -> list[str]:
@@ -100,50 +70,6 @@ class ModelStore:
             if self._version_numbers(path) or self._read_aliases(path):
                 names.append(entry.name)
         return sorted(names)
-
-    @staticmethod
-    def _version_numbers(model_dir: Path) -> list[int]:
-        return sorted(
-            int(e.name) for e in os.scandir(model_dir)
-            if VERSION_DIR.fullmatch(e.name) and e.is_dir(follow_symlinks=False)
-        )
-
-    def versions(self, name: str) -> list[int]:
-        """Visible versions of ``name``, ascending; NotFound when it has none."""
-        found = self._version_numbers(self._model_dir(name))
-        if not found:
-            raise NotFound(f"model {name!r} has no versions")
-        return found
-
-    def latest(self, name: str) -> int:
-        """The newest visible version of ``name``."""
-        return self.versions(name)[-1]
-
-    def resolve(self, name: str, ref: int | str | None = None) -> int:
-        """Version number for ``ref``: None/"latest" → newest, int/digits → itself, else alias
-        (a weighted alias routes the current request, see ``service.routing``)."""
-        target = self.target(name, ref)
-        if isinstance(target, routing.Split):
-            version = target.pick(routing.routing_key())
-            self._version_dir(name, version)
-            return version
-        return target
-
-    def target(self, name: str, ref: int | str | None = None) -> Target:
-        """What ``ref`` stands for: a version number, or a weighted alias's ``Split``."""
-        if ref is None or ref == "latest":
-            return self.latest(name)
-        if is_version_ref(ref):
-            version = parse_version(ref)
-            self._version_dir(name, version)
-            return version
-        alias = validate_alias(ref)
-        pinned = self.targets(name).get(alias)
-        if pinned is None:
-            raise NotFound(f"alias {alias!r} of model {name!r} not found")
-        if not isinstance(pinned, routing.Split):
-            self._version_dir(name, pinned)
-        return pinned
 
     def meta(self, name: str, version: int) -> dict[str, Any]:
         """The ``meta.json`` of one version."""
@@ -210,7 +136,7 @@ class ModelStore:
             alloc.mkdir()
         if not is_kind(alloc):
             raise ServiceError(f"store entry {alloc} is not a directory; refusing to use it")
-        with self._lock(model_dir, ".alloc.lock"):
+        with locked(model_dir, ALLOC_LOCK):
             version = max(version_markers(alloc) + self._version_numbers(model_dir), default=0) + 1
             while True:
                 try:
@@ -278,7 +204,7 @@ class ModelStore:
         """Remove a version atomically; Conflict (409) while an alias points at it."""
         version = parse_version(version)
         model_dir = self._model_dir(name)
-        with self._lock(model_dir):
+        with locked(model_dir, ALIAS_LOCK):
             holders = sorted(a for a, t in self._read_aliases(model_dir).items()
                              if version in versions_of(t))
             if holders:
@@ -291,81 +217,6 @@ class ModelStore:
                 raise NotFound(f"version {version} of model {name!r} not found") from None
         fsync_path(model_dir)
         shutil.rmtree(trash, ignore_errors=True)
-
-    # -- aliases -------------------------------------------------------------------------------
-    @staticmethod
-    @contextlib.contextmanager
-    def _lock(model_dir: Path, name: str = ".aliases.lock") -> Iterator[None]:
-        """An exclusive ``flock`` on ``model_dir/name`` (across processes)."""
-        fd = os.open(model_dir / name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
-
-    @staticmethod
-    def _read_aliases(model_dir: Path) -> dict[str, Target]:
-        try:
-            raw = read_nofollow(model_dir / "aliases.json")
-        except FileNotFoundError:
-            return {}
-        try:
-            return {str(k): parse_target(v) for k, v in json.loads(raw).items()}
-        except (ValueError, AttributeError, TypeError) as e:
-            raise ServiceError(f"{model_dir.name}/aliases.json is unreadable: {e}") from e
-
-    def _write_aliases(self, model_dir: Path, aliases: dict[str, Target]) -> None:
-        tmp = model_dir / tmp_name("tmp", "aliases")
-        doc = {alias: target_json(target) for alias, target in aliases.items()}
-        try:
-            write_synced(tmp, json.dumps(doc, indent=2, sort_keys=True).encode())
-            os.replace(tmp, model_dir / "aliases.json")
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        fsync_path(model_dir)
-
-    def aliases(self, name: str) -> dict[str, Any]:
-        """``{alias: version}`` of one model; a weighted alias as ``{"versions": {v: w}}``."""
-        return {a: target_json(t) for a, t in self.targets(name).items()}
-
-    def targets(self, name: str) -> dict[str, Target]:
-        """``{alias: version or Split}`` of one model."""
-        return self._read_aliases(self._model_dir(name))
-
-    @contextlib.contextmanager
-    def alias_txn(self, name: str, alias: str, *, create: bool = False) -> Iterator[AliasTxn]:
-        """Hold the model's alias lock (across processes) and yield ``alias`` to read and move:
-        a compare-and-move in it is atomic against every other move. ``create``: the model dir
-        may not exist yet (a first version about to be published)."""
-        alias = validate_alias(alias)
-        model_dir = self._ensure_model_dir(name) if create else self._model_dir(name)
-        with self._lock(model_dir):
-            yield AliasTxn(model_dir, name, alias, self._read_aliases(model_dir),
-                           lambda aliases: self._write_aliases(model_dir, aliases),
-                           lambda version: self._version_dir(name, version))
-
-    def set_alias(self, name: str, alias: str, target: Target, *, key_id: str | None = None,
-                  reason: str = "manual") -> None:
-        """Point ``alias`` at an existing version or ``Split`` (NotFound if a version does not
-        exist) and record the move."""
-        if not isinstance(target, routing.Split):
-            target = parse_version(target)
-        with self.alias_txn(name, alias) as txn:
-            txn.move(target, key_id=key_id, reason=reason)
-
-    def delete_alias(self, name: str, alias: str, *, key_id: str | None = None) -> None:
-        """Remove ``alias`` (NotFound if absent) and record it."""
-        with self.alias_txn(name, alias) as txn:
-            if txn.current is None:
-                raise NotFound(f"alias {txn.alias!r} of model {name!r} not found")
-            txn.move(None, key_id=key_id)
-
-    def alias_history(self, name: str, alias: str) -> list[dict[str, Any]]:
-        """The recorded moves of ``alias``, oldest first."""
-        alias = validate_alias(alias)
-        return [e for e in read_history(self._model_dir(name)) if e.get("alias") == alias]
 
     # -- maintenance ---------------------------------------------------------------------------
     def recover(self, grace: float = 3600.0) -> list[str]:
@@ -390,7 +241,7 @@ class ModelStore:
                     removed.append(f"{model.name}/{entry.name}")
             alloc = Path(model.path) / ".alloc"
             if is_kind(alloc):
-                with self._lock(Path(model.path), ".alloc.lock"):
+                with locked(Path(model.path), ALLOC_LOCK):
                     for number in sorted(version_markers(alloc))[:-1]:  # the highest one must stay
                         (alloc / str(number)).unlink(missing_ok=True)
         return removed

@@ -1,10 +1,12 @@
 """Low-level file operations of the model store: fsynced exclusive writes, reads that never
-follow a symlink, and the names of work-in-progress entries with what tells a dead writer's.
+follow a symlink, the per-model locks, and the names of work-in-progress entries with what tells
+a dead writer's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import re
@@ -12,10 +14,11 @@ import secrets
 import socket
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 VERSION_DIR = re.compile(r"[1-9][0-9]*")
+ALIAS_LOCK, ALLOC_LOCK = ".aliases.lock", ".alloc.lock"
 
 
 def origin() -> str:
@@ -51,6 +54,17 @@ def read_nofollow(path: Path) -> bytes:
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(fd, "rb") as f:
         return f.read()
+
+
+@contextlib.contextmanager
+def locked(model_dir: Path, name: str) -> Iterator[None]:
+    """An exclusive ``flock`` on ``model_dir/name`` (across processes), held for the block."""
+    fd = os.open(model_dir / name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def is_kind(path: Path, kind: Callable[[int], bool] = stat.S_ISDIR) -> bool:
