@@ -139,7 +139,8 @@ class TrainRequestSchema(Schema):
     data = fields.Nested(DatasetSchema, required=True)
     params = fields.Nested(ParamsSchema, load_default=dict)
     description = _description()
-    promote = fields.Nested(PromoteSchema, load_default=None, metadata={
+    # optional, not nullable: OpenAPI 3.0 can only allow null beside a $ref by allowing any object
+    promote = fields.Nested(PromoteSchema, metadata={
         "description": "When the job succeeds, move this alias to the new version only if it "
                        "beats the alias's version on the new version's held-out test rows "
                        "(needs the train and admin scopes)."})

@@ -59,7 +59,7 @@ def post_train() -> tuple[dict[str, object], int, dict[str, object]]:
         X = data["records"] if data.get("records") is not None else data["features"]
         y, label_column = data["labels"], data["label_column"]
         model, params, feature_names = req["model"], req["params"], data["feature_names"]
-        description, promote = req["description"], req["promote"]
+        description, promote = req["description"], req.get("promote")
         if promote is not None:  # it moves an alias: the registry's scope too
             require_scopes("train", "admin")
         fingerprint = hashlib.sha256(body).hexdigest()
