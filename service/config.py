@@ -47,6 +47,8 @@ SETTINGS: list[tuple[str, str, type, Any, str]] = [
      "Wall-clock seconds one training job may run before it is failed."),
     ("NNSERVE_MAX_QUEUED_PER_MODEL", "max_queued_per_model", int, 16,
      "Queued or running jobs per model name; beyond it POST /train answers 429."),
+    ("NNSERVE_MAX_TRIALS", "max_trials", int, 64,
+     "Trials one hyper-parameter search may run (`budget.trials`, a grid's size); more: 422."),
     ("NNSERVE_HEARTBEAT_INTERVAL", "heartbeat_interval", float, 2.0,
      "Seconds between a worker's heartbeats on its running job."),
     ("NNSERVE_HEARTBEAT_TIMEOUT", "heartbeat_timeout", float, 30.0,
@@ -98,6 +100,7 @@ class Settings:
     max_train_work: int
     job_timeout: float
     max_queued_per_model: int
+    max_trials: int
     heartbeat_interval: float
     heartbeat_timeout: float
     cache_size: int

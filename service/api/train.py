@@ -41,6 +41,7 @@ def post_train() -> tuple[dict[str, object], int, dict[str, object]]:
     runtime = get_runtime()
     mimetype = request.mimetype or "application/json"
     label_column = None
+    search: dict[str, Any] = {}
     if mimetype in CSV_TYPES:
         args = load(_train_query, request.args.to_dict())
         body = request_body()
@@ -59,13 +60,15 @@ def post_train() -> tuple[dict[str, object], int, dict[str, object]]:
         X = data["records"] if data.get("records") is not None else data["features"]
         y, label_column = data["labels"], data["label_column"]
         model, params, feature_names = req["model"], req["params"], data["feature_names"]
+        search = {k: req[k] for k in ("search", "strategy", "budget")}
         fingerprint = hashlib.sha256(body).hexdigest()
     else:
         raise UnsupportedMediaType(f"Content-Type {mimetype!r} is not accepted; "
                                    "send application/json or text/csv")
     job, created = runtime.jobs.submit(
         model, X, y, params, feature_names=feature_names, label_column=label_column,
-        idempotency_key=request.headers.get("Idempotency-Key"), body_sha256=fingerprint)
+        idempotency_key=request.headers.get("Idempotency-Key"), body_sha256=fingerprint,
+        **search)
     return job, 202 if created else 200, {"Location": f"/jobs/{job['job_id']}"}
 
 
