@@ -99,7 +99,7 @@ def _best(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
 def trial_table(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per run: the trial, its rung, params, epochs reached, scores, status, host."""
     keys = ("trial", "rung", "epochs", "epochs_reached", "params", *RUN_FIELDS, "status",
-            "host", "job_id", "error")
+            "host", "job_id", "error", "started_at", "finished_at")
     return [{k: r.get(k) for k in keys} for r in runs]
 
 
@@ -165,6 +165,7 @@ class Searcher:
         for key in RUN_FIELDS:
             run[key] = metrics.get(key)
         run["error"] = child.get("error")
+        run["started_at"], run["finished_at"] = child.get("started_at"), child.get("finished_at")
 
     def _next_runs(self, parent: dict[str, Any], state: dict[str, Any],
                    runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -318,4 +319,5 @@ class Searcher:
 def _run(trial: int, rung: int, epochs: int, params: dict[str, Any]) -> dict[str, Any]:
     return {"trial": trial, "rung": rung, "epochs": epochs, "params": params,
             "job_id": uuid.uuid4().hex, "status": PENDING, "epochs_reached": 0,
-            "host": None, "error": None, **dict.fromkeys(RUN_FIELDS)}
+            "host": None, "error": None, "started_at": None, "finished_at": None,
+            **dict.fromkeys(RUN_FIELDS)}
