@@ -73,9 +73,10 @@ def test_search_across_two_worker_hosts_survives_losing_one(lab, tmp_path):
     redis_addr, api_addr = lab.hosts["redis"], lab.hosts["api"]
     queue = f"redis://{redis_addr}:6379/0"
     settings = {"queue": queue, "heartbeat_interval": 0.3, "heartbeat_timeout": 2.5}
+    # No protected mode: clients come from other hosts of the private bridge, not loopback.
     lab.run("redis", ["redis-server", "--bind", redis_addr, "--port", "6379", "--save", "",
-                      "--appendonly", "no", "--protected-mode", "no", "--dir", str(tmp_path)], _env(store),
-            tmp_path / "redis.log")
+                      "--appendonly", "no", "--protected-mode", "no", "--dir", str(tmp_path)],
+            _env(store), tmp_path / "redis.log")
     _wait("redis", lambda: _ping(redis_addr))
     lab.run("api", [sys.executable, "-m", "service.cli", "serve", "--no-worker"],
             _env(store, host=api_addr, port=8000, workers=2, api_keys=f"{KEY}:predict+train+admin",
