@@ -45,6 +45,7 @@ from service.jobs.records import (
     JobStore,
     error,
     new_job,
+    parse_iso,
 )
 from service.jobs.trials import load_trial, remove_trials, trial_score
 from service.store import ModelStore, PublishWithdrawn
@@ -138,20 +139,32 @@ class Searcher:
             for run in self._next_runs(parent, state, runs):
                 runs.append(run)
             live = [r for r in runs if r["status"] in LIVE]
-            new_state = {**state, "runs": runs}
+            if runs == state["runs"]:  # nothing new: no write (a sweep of an idle search)
+                if not live and self._publisher_lost(parent):
+                    self._finish(parent, runs)
+                for run in live:
+                    if run["status"] == PENDING:
+                        self._launch(parent, run)
+                return
             if not self.job_store.compare_and_update(
-                    parent_id, "rev", parent["rev"], rev=parent["rev"] + 1, search=new_state,
-                    progress=progress_of(state, runs),
+                    parent_id, "rev", parent["rev"], rev=parent["rev"] + 1,
+                    search={**state, "runs": runs}, progress=progress_of(state, runs),
                     children=[r["job_id"] for r in runs]):
                 continue  # another process advanced it meanwhile: read again
             for run in live:
                 if run["status"] == PENDING:
                     self._launch(parent, run)
-            if not live:
+            if not live:  # this step wrote the last change: it publishes
                 self._finish(parent, runs)
             return
         log.warning("search %s: could not write its state after %d attempts; the next reaper "
                     "pass goes on", parent_id, CAS_ATTEMPTS)
+
+    def _publisher_lost(self, parent: dict[str, Any]) -> bool:
+        """Whether the step that was to publish this finished search is gone: its state has
+        not changed for ``heartbeat_timeout`` and the search still runs."""
+        changed = parse_iso(parent["updated_at"]) or 0.0
+        return self.job_store.now() - changed > self.settings.heartbeat_timeout
 
     def _refresh(self, run: dict[str, Any]) -> None:
         try:
