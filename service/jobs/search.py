@@ -14,10 +14,11 @@ Starting a run is written to the state first (``pending``, with its child job id
 child record is created and its message queued; a step that finds a pending run without a
 record creates it, and a second create of the same id fails, so exactly one message is queued.
 
-How the queue is shared: a search keeps at most ``max(1, slots - 1)`` of its runs queued or
-running, where ``slots`` is the sum of the training processes of the live workers (each
-``nnserve worker`` announces its concurrency in the job store every reaper pass). With more
-than one slot one is always left for other training jobs; with one slot the search still
+How the queue is shared: a search keeps at most ``max(1, slots - spare)`` of its runs queued
+or running, where ``slots`` is the sum of the training processes of the live workers (each
+``nnserve worker`` announces its concurrency in the job store every reaper pass, for
+``heartbeat_timeout`` seconds) and ``spare`` is ``NNSERVE_SEARCH_SPARE_SLOTS`` (1). With more
+than one slot one is so left for other training jobs; with one slot the search still
 completes, one trial at a time, since the parent itself occupies none.
 """
 
@@ -120,7 +121,7 @@ class Searcher:
 
     def parallel(self) -> int:
         """How many runs one search may have queued or running (see the module doc)."""
-        return max(1, self.job_store.worker_slots() - 1)
+        return max(1, self.job_store.worker_slots() - max(0, self.settings.search_spare_slots))
 
     def advance(self, parent_id: str) -> None:
         """One step of the search ``parent_id`` (a no-op for other jobs); see the module doc."""
