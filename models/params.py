@@ -63,6 +63,13 @@ TABULAR_PARAM_RANGES: dict[str, dict[str, Any]] = {
     "min_frequency": {"type": "int", "min": 1, "max": 1_000_000},
 }
 
+#: Options of a training job rather than of the model (``MLPClassifier`` never sees them):
+#: ``test_split`` is the share of each class held out of training to evaluate the model on.
+JOB_DEFAULTS: dict[str, Any] = {"test_split": 0.2}
+JOB_PARAM_RANGES: dict[str, dict[str, Any]] = {
+    "test_split": {"type": "float", "min": 0.0, "max": 0.5},
+}
+
 
 def _check_number(name: str, value: Any, spec: dict[str, Any]) -> int | float:
     kind = spec["type"]
@@ -98,7 +105,7 @@ def check_param(name: str, value: Any, allow_inference_only: bool = False) -> An
     Parameters
     ----------
     name : str
-        A key of ``PARAM_RANGES`` or ``TABULAR_PARAM_RANGES``.
+        A key of ``PARAM_RANGES``, ``TABULAR_PARAM_RANGES`` or ``JOB_PARAM_RANGES``.
     value : Any
         The candidate value.
     allow_inference_only : bool
@@ -114,7 +121,8 @@ def check_param(name: str, value: Any, allow_inference_only: bool = False) -> An
     ValueError
         Naming the parameter and the valid range.
     """
-    spec = PARAM_RANGES.get(name) or TABULAR_PARAM_RANGES.get(name)
+    spec = PARAM_RANGES.get(name) or TABULAR_PARAM_RANGES.get(name) or \
+        JOB_PARAM_RANGES.get(name)
     if spec is None:
         raise ValueError(f"unknown parameter {name!r}; expected one of {sorted(PARAM_RANGES)}")
     kind = spec["type"]

@@ -70,6 +70,17 @@ _UNSTATED_RULES = {
         r"in (numeric|boolean) column|not a finite number|must be a number|nothing to learn",
         r"must hold at least one row",
     ],
+    # labelled rows: read as /predict reads them, labelled as /train's data is
+    "POST /models/{name}/versions/{version}/evaluate": [
+        r"not among the model's classes", r"has \d+ labels for \d+ rows",
+        r"labels must be|not both|is required|goes with|have no .* label|must be an object",
+        r"must be a row of \d+ cells|lacks .*; the model's features|names a column twice",
+        r"expects \d+ features", r"too large for this model", r"ragged|has \d+ values; row 0 has",
+        r"must be a (list of )?numbers?|not a feature|in (numeric|boolean) column",
+        r"is not a finite number",
+        r"has \d+ cells, expected|rows or records, not both|a cell holds one value",
+        r"must be a list of|must hold at least one row",
+    ],
     _PROTOCOL_PREDICT: [
         r"expects \d+ features", r"too large for this model",
         r"unknown feature|missing feature|unknown input",  # the model's feature names
@@ -83,7 +94,8 @@ _UNSTATED_RULES = {
     ],
 }
 _CROSS_FIELD = [
-    {"include-name": ["POST /train", "POST /predict"],
+    {"include-name": ["POST /train", "POST /predict",
+                      "POST /models/{name}/versions/{version}/evaluate"],
      "checks": {"positive_data_acceptance": {"expected-statuses": [*_DEFAULT_ACCEPT, "422"]}}},
     {"include-path-regex": _PROTOCOL_PREDICT,
      "checks": {"positive_data_acceptance": {"expected-statuses": [*_DEFAULT_ACCEPT, "400"]}}},

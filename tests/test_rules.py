@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from models.params import PARAM_RANGES, TABULAR_PARAM_RANGES, check_param
+from models.params import JOB_PARAM_RANGES, PARAM_RANGES, TABULAR_PARAM_RANGES, check_param
 from models.tabular import KINDS
 from service import create_app, names
 
@@ -48,7 +48,7 @@ def _documented_range(prop: dict) -> dict:
 
 def test_openapi_params_are_the_engine_ranges(spec):
     documented = spec["components"]["schemas"]["Params"]["properties"]
-    ranges = {**PARAM_RANGES, **TABULAR_PARAM_RANGES}
+    ranges = {**PARAM_RANGES, **TABULAR_PARAM_RANGES, **JOB_PARAM_RANGES}
     assert list(documented) == [*ranges, "feature_types"]
     for name, spec_range in ranges.items():
         assert _documented_range(documented[name]) == spec_range, name
@@ -81,9 +81,9 @@ def _engine_accepts(name: str, value: object) -> bool:
     return True
 
 
-@pytest.mark.parametrize("name", list(PARAM_RANGES))
+@pytest.mark.parametrize("name", [*PARAM_RANGES, *JOB_PARAM_RANGES])
 def test_http_and_engine_agree_at_every_bound(client, name):
-    spec = PARAM_RANGES[name]
+    spec = {**PARAM_RANGES, **JOB_PARAM_RANGES}[name]
     verdicts = []
     for value in _candidates(spec):
         resp = client.post("/train", json={

@@ -6,7 +6,7 @@ from flask import Flask, Response, send_from_directory
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
-from service.api import health, kserve, models, predict, tfserving, train
+from service.api import evaluation, health, kserve, models, predict, tfserving, train
 from service.api.docs import problem_default
 from service.api.problems import register_error_handlers
 
@@ -16,7 +16,7 @@ def register_api(app: Flask) -> Api:
         "Train and serve NumPy neural-network classifiers. Errors are application/problem+json "
         "(RFC 9457).")}})
     problem_default(api)
-    for module in (health, train, predict, models, tfserving, kserve):
+    for module in (health, train, predict, models, evaluation, tfserving, kserve):
         api.register_blueprint(module.blp)
     register_error_handlers(app)
 

@@ -11,8 +11,10 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from models.params import PARAM_RANGES, TABULAR_PARAM_RANGES, check_param
+from models.params import JOB_PARAM_RANGES, PARAM_RANGES, TABULAR_PARAM_RANGES, check_param
 from models.tabular import KINDS
+from service.api.evaluation_schemas import EvaluationSchema
+from service.jobs.validation import MAX_DESCRIPTION
 from service.names import FLOAT32_MAX, MAX_VERSION, NAME_PATTERN, NAME_RULE, VERSION_REF_PATTERN
 
 _NAME = validate.Regexp(NAME_PATTERN, error=f"must be {NAME_RULE}")
@@ -57,7 +59,8 @@ class EngineParam(fields.Field[Any]):
     """A hyper-parameter checked by the engine's own rule and documented from it."""
 
     def __init__(self, name: str) -> None:
-        spec = PARAM_RANGES.get(name) or TABULAR_PARAM_RANGES[name]
+        spec = PARAM_RANGES.get(name) or TABULAR_PARAM_RANGES.get(name) or \
+            JOB_PARAM_RANGES[name]
         super().__init__(metadata=param_json_schema(spec))
         self.param = name
 
@@ -70,7 +73,8 @@ class EngineParam(fields.Field[Any]):
 
 #: ``params`` of a training request: one field per ``PARAM_RANGES`` entry.
 ParamsSchema = Schema.from_dict({
-    **{name: EngineParam(name) for name in (*PARAM_RANGES, *TABULAR_PARAM_RANGES)},
+    **{name: EngineParam(name)
+       for name in (*PARAM_RANGES, *TABULAR_PARAM_RANGES, *JOB_PARAM_RANGES)},
     "feature_types": fields.Dict(
         keys=fields.String(), values=fields.String(validate=validate.OneOf(KINDS)),
         metadata={"description": "Tabular data: a column's type, overriding the inferred one "
@@ -115,6 +119,13 @@ class DatasetSchema(Schema):
             raise ValidationError("is required (or, with records, label_column)", "labels")
 
 
+def _description() -> fields.String:
+    return fields.String(load_default=None, allow_none=True,
+                         validate=validate.Length(1, MAX_DESCRIPTION), metadata={
+                             "description": "What the model is for: its card's intended use.",
+                             "example": "Iris species from flower measurements."})
+
+
 class TrainRequestSchema(Schema):
     model = fields.String(required=True, validate=_NAME,
                           metadata={"example": "iris"})
@@ -132,11 +143,13 @@ class TrainRequestSchema(Schema):
     budget = fields.Raw(load_default=None, metadata={
         "type": "object", "description": 'With search: {"trials": N, "max_epochs": E}.',
         "example": {"trials": 12, "max_epochs": 27}})
+    description = _description()
 
 
 class TrainQuerySchema(Schema):
     model = fields.String(required=True, validate=_NAME)
     label_column = fields.String(load_default=None)
+    description = _description()
 
 
 class ProgressSchema(Schema):
@@ -173,6 +186,7 @@ class JobSummarySchema(Schema):
     error = fields.Nested(JobErrorSchema, allow_none=True)
     params = fields.Dict(allow_none=True)
     dataset = fields.Dict(allow_none=True)
+    description = fields.String(allow_none=True)
     cancel_requested = fields.Boolean()
     attempts = fields.Integer()
     worker = fields.String(allow_none=True)
@@ -334,6 +348,10 @@ class VersionMetaSchema(Schema):
     encoding = fields.Dict(metadata={
         "description": "Models trained on tabular data: feature_types, max_categories and "
                        "min_frequency as used."})
+    evaluation = fields.Nested(EvaluationSchema, metadata={
+        "description": "Held-out evaluation (params.test_split); absent in older versions."})
+    description = fields.String(allow_none=True, metadata={
+        "description": "What the model is for, as given to POST /train."})
 
 
 class AliasRequestSchema(Schema):

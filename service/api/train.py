@@ -31,7 +31,7 @@ _INT_LABEL = re.compile(r"^-?\d{1,18}$")
 @blp.route("/train", methods=["POST"])
 @body_doc(TrainRequestSchema, "application/json",
           description="JSON, or a CSV with a header row (Content-Type: text/csv; "
-                      "?model=NAME&label_column=COLUMN).")
+                      "?model=NAME&label_column=COLUMN&description=TEXT).")
 @blp.response(202, JobSchema, headers={"Location": {"schema": {"type": "string"}}})
 @blp.alt_response(200, schema=JobSchema, description="Replay of an Idempotency-Key",
                   success=True)
@@ -49,6 +49,7 @@ def post_train() -> tuple[dict[str, object], int, dict[str, object]]:
         X: object = Table.from_rows(cells, names, text=True)
         y: object = [int(v) for v in labels] if all(map(_INT_LABEL.match, labels)) else labels
         model, params, feature_names = args["model"], {}, names
+        description = args["description"]
         fingerprint = hashlib.sha256(request.query_string + b"\0" + body).hexdigest()
     elif is_json(mimetype):
         body = request_body()
@@ -61,12 +62,14 @@ def post_train() -> tuple[dict[str, object], int, dict[str, object]]:
         y, label_column = data["labels"], data["label_column"]
         model, params, feature_names = req["model"], req["params"], data["feature_names"]
         search = {k: req[k] for k in ("search", "strategy", "budget")}
+        description = req["description"]
         fingerprint = hashlib.sha256(body).hexdigest()
     else:
         raise UnsupportedMediaType(f"Content-Type {mimetype!r} is not accepted; "
                                    "send application/json or text/csv")
     job, created = runtime.jobs.submit(
         model, X, y, params, feature_names=feature_names, label_column=label_column,
+        description=description,
         idempotency_key=request.headers.get("Idempotency-Key"), body_sha256=fingerprint,
         **search)
     return job, 202 if created else 200, {"Location": f"/jobs/{job['job_id']}"}

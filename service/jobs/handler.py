@@ -98,8 +98,8 @@ class JobService:
     # -- submit --------------------------------------------------------------------------------
     def submit(self, model: str, X: Any, y: Any, params: dict[str, Any] | None, *,
                feature_names: list[str] | None = None, idempotency_key: str | None = None,
-               body_sha256: str | None = None,
-               label_column: str | None = None, search: Any = None, strategy: Any = None,
+               body_sha256: str | None = None, label_column: str | None = None,
+               description: str | None = None, search: Any = None, strategy: Any = None,
                budget: Any = None) -> tuple[dict[str, Any], bool]:
         """Queue a training job; ``(job, created)``, ``created`` False for a replayed key.
 
@@ -108,13 +108,15 @@ class JobService:
 
         ``X`` is rows of numbers (or an array), rows of cells with ``feature_names``, a list of
         records (labels in ``y`` or in each record's ``label_column``), or a ``Table`` (a CSV);
-        see ``validation.check_data``.
+        see ``validation.check_data``. ``description`` (the model's intended use, for its
+        card) is kept in the job and the version's meta.
 
         Raises 422 (bad model name, params, data, work over ``max_train_work``, key reused with
         another body), 429 with ``Retry-After`` (too many active jobs of ``model``), 503 (queue
         unreachable).
         """
         validate_model_name(model)
+        description = validation.check_description(description)
         given = set(params) if isinstance(params, dict) else set()
         params, encoding = validation.split_params(params)
         data = validation.check_data(X, y, feature_names, self.settings, encoding, label_column)
@@ -145,7 +147,7 @@ class JobService:
         job_id = uuid.uuid4().hex
         path = dataset_path(self.settings.store, job_id)
         write_dataset(path, data.X, data.y, data.feature_names, encoding)
-        job = new_job(job_id, model, params, data.summary)
+        job = {**new_job(job_id, model, params, data.summary), "description": description}
         if plan is not None:
             job.update(search_record(plan))
         try:

@@ -40,6 +40,7 @@ from models.tabular import Table
 from service.config import Settings
 from service.errors import ServiceError
 from service.jobs.datasets import dataset_path, load_dataset, remove_dataset
+from service.jobs.evaluation import HeldOut, hold_out
 from service.jobs.interrupts import JobTimedOut, TaskInterrupts
 from service.jobs.liveness import Heartbeat
 from service.jobs.records import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, JobStore, error
@@ -121,6 +122,7 @@ class _Training:
         self.deadline = 0.0
         self.writer = ProgressWriter(job_store, self.job_id, FLUSH_INTERVAL)
         self.ended = False
+        self.held_out: HeldOut
 
     def progress(self) -> dict[str, Any]:
         last = self.history[-1] if self.history else {}
@@ -156,12 +158,15 @@ class _Training:
             self.fail(*_failure(exc, "load", self.settings.store))
             return
         remove_dataset(self.settings.store, self.job_id)  # in memory now; never retried
-        clf = MLPClassifier(**self.job["params"])
+        params = dict(self.job["params"])
+        # Jobs queued before test_split existed hold nothing out.
+        self.held_out = hold_out(data, params.pop("test_split", 0.0), params["seed"])
+        clf = MLPClassifier(**params)
         try:
             with self.signals.interruptible():
-                clf.fit(data.X, data.y, on_epoch=self.on_epoch,
+                clf.fit(self.held_out.X, self.held_out.y, on_epoch=self.on_epoch,
                         feature_names=None if isinstance(data.X, Table) else data.feature_names,
-                        **data.encoding)
+                        **self.held_out.encoding)
         except JobTimedOut:
             self.stop_reason = "timeout"
         self.signals.disarm()
@@ -201,8 +206,15 @@ class _Training:
         else:
             self._publish(clf, seconds)
 
-    def _save_trial(self, clf: MLPClassifier, seconds: float) -> None:
+    def _meta(self, clf: MLPClassifier, seconds: float) -> dict[str, Any]:
         meta = version_meta(clf, self.history, self.job["dataset"], self.job_id, seconds)
+        meta["evaluation"] = self.held_out.evaluation(clf)
+        meta["dataset"]["class_counts"] = self.held_out.class_counts(clf.classes_)
+        meta["description"] = self.job.get("description")
+        return meta
+
+    def _save_trial(self, clf: MLPClassifier, seconds: float) -> None:
+        meta = self._meta(clf, seconds)
         try:
             save_trial(self.settings.store, self.job["parent"], self.job_id, clf, meta)
         except OSError as exc:
@@ -219,7 +231,7 @@ class _Training:
     def _publish(self, clf: MLPClassifier, seconds: float) -> None:
         buf = io.BytesIO()
         clf.save(buf)
-        meta = version_meta(clf, self.history, self.job["dataset"], self.job_id, seconds)
+        meta = self._meta(clf, seconds)
         committed: list[int] = []
 
         def commit(version: int) -> bool:  # the version is written, not yet visible

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from models import MLPClassifier
-from models.params import TABULAR_PARAM_RANGES, check_param
+from models.params import JOB_DEFAULTS, JOB_PARAM_RANGES, TABULAR_PARAM_RANGES, check_param
 from models.preprocessing import as_labels
 from models.tabular import KINDS, MISSING_TOKENS, CellError, Table, read_column
 from service.arrays import JsonBoolean, as_matrix, plain_cell
@@ -28,6 +28,8 @@ from service.jobs.datasets import fingerprint, table_fingerprint
 
 #: ``params`` that say how tabular data is encoded (``MLPClassifier.fit``'s keywords).
 ENCODING_PARAMS = ("feature_types", *TABULAR_PARAM_RANGES)
+#: Characters of a training request's ``description`` (the model card's intended use).
+MAX_DESCRIPTION = 4000
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,22 @@ class TrainingData:
                 "classes": int(np.unique(self.y).size), "sha256": self.sha256}
 
 
+def check_description(description: Any) -> str | None:
+    """A request's ``description``: None, or text of 1 to ``MAX_DESCRIPTION`` characters."""
+    if description is None:
+        return None
+    if not isinstance(description, str) or not description.strip():
+        raise field_error("description", "must be non-empty text")
+    if len(description) > MAX_DESCRIPTION:
+        raise field_error("description", f"has {len(description)} characters; at most "
+                                         f"{MAX_DESCRIPTION}")
+    return description
+
+
 def split_params(params: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``params`` as (network hyper-parameters, tabular encoding options), both checked."""
+    """``params`` as (network hyper-parameters, tabular encoding options), both checked; the
+    first also holds the job's own options (``JOB_PARAM_RANGES``, defaults filled in), which
+    the training job takes out before building the model."""
     if params is None:
         params = {}
     if not isinstance(params, dict):
@@ -70,8 +86,15 @@ def split_params(params: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             if kind not in KINDS:
                 raise field_error(f"params.feature_types.{name}", f"{kind!r} is not a type; "
                                                                   f"use one of {list(KINDS)}")
-    rest = {k: v for k, v in params.items() if k not in ENCODING_PARAMS}
-    return check_params(rest), encoding
+    job = {**JOB_DEFAULTS}
+    for name in JOB_PARAM_RANGES:
+        if name in params:
+            try:
+                job[name] = check_param(name, params[name])
+            except ValueError as exc:
+                raise field_error(f"params.{name}", str(exc)) from None
+    rest = {k: v for k, v in params.items() if k not in ENCODING_PARAMS and k not in job}
+    return {**check_params(rest), **job}, encoding
 
 
 def check_params(params: Any) -> dict[str, Any]:
