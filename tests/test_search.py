@@ -177,10 +177,10 @@ def test_search_leaves_a_slot_for_other_jobs_and_runs_four_trials_at_once(tmp_pa
     try:
         _wait_slots(store, 5)
         resp = requests.post(f"{srv.url}/train", json={
-            "model": "many", "data": _slow_data(600), "strategy": "random",
+            "model": "many", "data": _slow_data(1000), "strategy": "random",
             "params": {"early_stopping": False},
             "search": {"l2": {"uniform": [0.0, 0.01]}}, "budget": {"trials": 8,
-                                                                    "max_epochs": 60}},
+                                                                    "max_epochs": 150}},
             timeout=30)
         parent_id = resp.json()["job_id"]
         time.sleep(0.5)

@@ -41,8 +41,9 @@ from service.jobs.records import (
     new_job,
     queue_full,
 )
-from service.jobs.search import KIND as SEARCH
-from service.jobs.search import Searcher, plan_search, search_record
+from service.jobs.search import Searcher
+from service.jobs.search_state import KIND as SEARCH
+from service.jobs.search_state import plan_search, search_record
 from service.jobs.stores import DEFAULT_NAMESPACE, make_job_store
 from service.names import validate_model_name
 

@@ -23,6 +23,7 @@ from service.errors import NotFound
 from service.jobs.datasets import remove_dataset
 from service.jobs.events import job_ended
 from service.jobs.records import FAILED, RUNNING, SUCCEEDED, JobStore, error, parse_iso
+from service.jobs.search_state import KIND as SEARCH
 from service.store import ModelStore
 
 log = logging.getLogger("nnserve.jobs")
@@ -118,7 +119,7 @@ def reap_stale(job_store: JobStore, settings: Settings) -> list[str]:
     clock; returns their ids."""
     # A search's parent runs on no worker and has no heartbeat (see ``service.jobs.search``).
     stale = [job for job in job_store.stale_running(settings.heartbeat_timeout)
-             if job.get("kind") != "search"]
+             if job.get("kind") != SEARCH]
     now = job_store.now() if stale else 0.0
     return [job["job_id"] for job in stale if fail_lost(job_store, settings, job, now)]
 

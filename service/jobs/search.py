@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +36,6 @@ from service.jobs import search_space as space_rules
 from service.jobs.datasets import dataset_path, remove_dataset
 from service.jobs.events import job_ended
 from service.jobs.records import (
-    ACTIVE,
     CANCELLED,
     FAILED,
     QUEUED,
@@ -48,61 +46,21 @@ from service.jobs.records import (
     new_job,
     parse_iso,
 )
+from service.jobs.search_state import (
+    KIND,
+    LIVE,
+    PENDING,
+    RUN_FIELDS,
+    best_run,
+    new_run,
+    progress_of,
+    trial_table,
+)
 from service.jobs.trials import load_trial, remove_trials, trial_score
 from service.store import ModelStore, PublishWithdrawn
 
 log = logging.getLogger("nnserve.jobs")
-KIND = "search"
-PENDING = "pending"  # a run decided on whose child record may not exist yet
-LIVE = (PENDING, *ACTIVE)
 CAS_ATTEMPTS = 100
-RUN_FIELDS = ("val_loss", "val_accuracy", "loss", "accuracy")
-
-
-def plan_search(search: Any, strategy: Any, budget: Any, given: set[str],
-                params: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """The initial ``search`` state of a request (422 on a bad space, strategy or budget)."""
-    space = space_rules.check_space(search, given)
-    strategy = space_rules.check_strategy(strategy)
-    checked = space_rules.check_budget(budget, space, strategy, params["epochs"],
-                                       settings.max_trials)
-    return {"strategy": strategy, "space": space, "budget": checked, "eta": space_rules.ETA,
-            "seed": params["seed"], "rungs": space_rules.rung_epochs(checked)
-            if strategy == "halving" else [checked["max_epochs"]], "runs": []}
-
-
-def search_record(state: dict[str, Any]) -> dict[str, Any]:
-    """The fields a parent record adds to ``new_job``'s."""
-    return {"kind": KIND, "search": state, "rev": 0, "children": [],
-            "progress": progress_of(state, [])}
-
-
-def progress_of(state: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
-    done = [r for r in runs if r["status"] not in LIVE]
-    best = _best(runs)
-    return {"epoch": None, "epochs": state["budget"]["max_epochs"], "loss": None,
-            "accuracy": None, "val_accuracy": None,
-            "trials_total": state["budget"]["trials"],
-            "trials_started": len({r["trial"] for r in runs}),
-            "trials_done": len(done),
-            "trials_running": sum(r["status"] == RUNNING for r in runs),
-            "trials_queued": sum(r["status"] in (PENDING, QUEUED) for r in runs),
-            "best": None if best is None else {
-                "trial": best["trial"], "job_id": best["job_id"], "params": best["params"],
-                "epochs": best["epochs_reached"], "val_loss": best["val_loss"],
-                "val_accuracy": best["val_accuracy"]}}
-
-
-def _best(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
-    done = [r for r in runs if r["status"] == SUCCEEDED]
-    return min(done, key=trial_score, default=None)
-
-
-def trial_table(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per run: the trial, its rung, params, epochs reached, scores, status, host."""
-    keys = ("trial", "rung", "epochs", "epochs_reached", "params", *RUN_FIELDS, "status",
-            "host", "job_id", "error", "started_at", "finished_at")
-    return [{k: r.get(k) for k in keys} for r in runs]
 
 
 @dataclass
@@ -204,12 +162,12 @@ class Searcher:
                 trial = space_rules.promotable(results, promoted)
                 if trial is not None:
                     params = next(r["params"] for r in runs if r["trial"] == trial)
-                    return _run(trial, rung + 1, rungs[rung + 1], params)
+                    return new_run(trial, rung + 1, rungs[rung + 1], params)
         started = len({r["trial"] for r in runs})
         if started >= state["budget"]["trials"]:
             return None
         params = space_rules.sample(state["space"], state["strategy"], state["seed"], started)
-        return _run(started, 0, rungs[0], params)
+        return new_run(started, 0, rungs[0], params)
 
     def _launch(self, parent: dict[str, Any], run: dict[str, Any]) -> None:
         """Create the child record of a pending run and queue it (once: a second create of
@@ -232,6 +190,11 @@ class Searcher:
                     "dataset_error", f"the search's training data is gone: {exc.strerror}")):
                 job_ended(self.job_store, child_id)
             return
+        if self.job_store.get(parent["job_id"])["status"] != RUNNING:  # cancelled meanwhile
+            if self.job_store.transition(child_id, (QUEUED,), CANCELLED, cancel_requested=True):
+                remove_dataset(self.settings.store, child_id)
+                job_ended(self.job_store, child_id)
+            return
         try:
             self.enqueue(child_id)
         except Exception as exc:
@@ -242,7 +205,7 @@ class Searcher:
     # -- the end ----------------------------------------------------------------------------
     def _finish(self, parent: dict[str, Any], runs: list[dict[str, Any]]) -> None:
         parent_id = parent["job_id"]
-        best = _best(runs)
+        best = best_run(runs)
         if best is None:
             reasons = sorted({(r.get("error") or {}).get("type", r["status"]) for r in runs})
             if self.job_store.transition(parent_id, (RUNNING,), FAILED, error=error(
@@ -328,10 +291,3 @@ class Searcher:
         for job in jobs:
             if job.get("kind") == KIND:
                 self.advance(job["job_id"])
-
-
-def _run(trial: int, rung: int, epochs: int, params: dict[str, Any]) -> dict[str, Any]:
-    return {"trial": trial, "rung": rung, "epochs": epochs, "params": params,
-            "job_id": uuid.uuid4().hex, "status": PENDING, "epochs_reached": 0,
-            "host": None, "error": None, "started_at": None, "finished_at": None,
-            **dict.fromkeys(RUN_FIELDS)}
