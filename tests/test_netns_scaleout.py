@@ -108,9 +108,9 @@ def test_search_across_two_worker_hosts_survives_losing_one(lab, tmp_path):
     try:
         t0 = time.monotonic()
         resp = requests.post(f"{url}/train", headers=AUTH, timeout=30, json={
-            "model": "spread", "data": _slow_data(1000), "strategy": "random",
+            "model": "spread", "data": _slow_data(2000), "strategy": "random",
             "params": {"early_stopping": False}, "search": {"l2": {"uniform": [0.0, 0.01]}},
-            "budget": {"trials": 6, "max_epochs": 250}})
+            "budget": {"trials": 6, "max_epochs": 300}})
         assert resp.status_code == 202, resp.text
         parent_id = resp.json()["job_id"]
 
@@ -123,7 +123,8 @@ def test_search_across_two_worker_hosts_survives_losing_one(lab, tmp_path):
         while True:
             current = runs()
             hosts = {r["host"] for r in current if r["host"]}
-            victims = [r for r in current if r["host"] == "worker-b" and r["status"] == "running"]
+            victims = [r for r in current if r["host"] == "worker-b" and r["status"] == "running"
+                       and _early(url, r)]
             if hosts == {"worker-a", "worker-b"} and victims:
                 break
             assert time.monotonic() < deadline, current
@@ -164,6 +165,12 @@ def test_search_across_two_worker_hosts_survives_losing_one(lab, tmp_path):
           f"killed at {killed_at - t0:.1f} s, its {len(lost)} trial(s) failed worker_lost "
           f"{lost_after:.1f} s later; {len(codes)} predictions all 200, p50 "
           f"{latencies[len(latencies) // 2] * 1000:.1f} ms, max {latencies[-1] * 1000:.1f} ms")
+
+
+def _early(url: str, run: dict) -> bool:
+    """Whether the trial of ``run`` has trained but is far from its end (a kill lands mid-way)."""
+    child = requests.get(f"{url}/jobs/{run['job_id']}", headers=AUTH, timeout=10).json()
+    return child["status"] == "running" and 1 <= child["progress"]["epoch"] < run["epochs"] // 2
 
 
 def _seconds(run: dict, parent: dict) -> float:
