@@ -125,7 +125,7 @@ def test_single_worker_search_completes_and_publishes_the_best_trial(tmp_path):
     try:
         _wait_slots(store, 1)
         resp = requests.post(f"{srv.url}/train", json={
-            "model": "iris", "data": IRIS, "params": {"seed": 3},
+            "model": "iris", "data": IRIS, "params": {"seed": 3}, "description": "Irises.",
             "search": {"learning_rate": {"log_uniform": [1e-3, 3e-2]},
                        "hidden_layers": [[16], [32]]},
             "budget": {"trials": 4, "max_epochs": 12}}, timeout=30)

@@ -175,7 +175,8 @@ class Searcher:
         child_id = run["job_id"]
         params = {**parent["params"], **run["params"], "epochs": run["epochs"]}
         child = new_job(child_id, parent["model"], params, parent["dataset"])
-        child.update(parent=parent["job_id"], trial={"trial": run["trial"], "rung": run["rung"]})
+        child.update(parent=parent["job_id"], trial={"trial": run["trial"], "rung": run["rung"]},
+                     description=parent.get("description"))
         try:
             self.job_store.create(child)
         except Exception:  # created by another step, or the store refused: the next step sees
