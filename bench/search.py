@@ -17,7 +17,7 @@ Layouts:
 Rounds alternate 1 and 2 workers; each speed-up is a round's 1-worker time over its 2-worker
 time, printed per round with the median and the spread.
 
-Usage: ``python bench/search.py [--rounds 3] [--trials 8] [--epochs 40] [--layout local,netns]``.
+Usage: ``python bench/search.py [--rounds 3] [--trials 8] [--epochs 300] [--layout local,netns]``.
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--trials", type=int, default=8)
-    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--epochs", type=int, default=300)
     p.add_argument("--layout", default="local,netns")
     args = p.parse_args()
     body = search_request(args.trials, args.epochs)
