@@ -177,3 +177,26 @@ def _seconds(run: dict, parent: dict) -> float:
     """Seconds from the search's creation to the end of ``run`` (on the store's clock)."""
     return (datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(
         parent["created_at"])).total_seconds()
+
+
+def test_no_netns_permission_is_a_clear_failure(monkeypatch):
+    """Without the right to make namespaces, ``Lab.create`` says why (the test above then fails
+    with that message rather than skipping) and leaves nothing behind."""
+    import subprocess
+
+    from bench import netns
+
+    calls = []
+
+    def refuse(*args, ns=None):
+        calls.append(args)
+        if args[:2] == ("netns", "add"):
+            raise subprocess.CalledProcessError(1, ["ip", *args], "",
+                                                "mount --make-shared /run/netns failed: "
+                                                "Operation not permitted")
+        return ""
+
+    monkeypatch.setattr(netns, "_ip", refuse)
+    with pytest.raises(NetnsUnavailable, match="not permitted here.*need root"):
+        Lab.create(["redis", "api"])
+    assert ("netns", "add") == calls[1][:2] and not any(c[:2] == ("link", "add") for c in calls)
