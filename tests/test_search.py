@@ -232,6 +232,10 @@ def test_cancel_search_cancels_queued_and_running_trials(tmp_path):
         parent = requests.get(f"{srv.url}/jobs/{parent['job_id']}").json()
         assert parent["status"] == "cancelled" and parent["model_version"] is None
         assert requests.get(f"{srv.url}/models/cancelled").status_code == 404
+        deadline = time.monotonic() + 10  # its data go once no trial of it runs
+        while list((store / "datasets").glob(f"{parent['job_id']}*")):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
     finally:
         srv.stop()
 

@@ -56,7 +56,7 @@ from service.jobs.search_state import (
     progress_of,
     trial_table,
 )
-from service.jobs.trials import load_trial, remove_trials, trial_score
+from service.jobs.trials import load_trial, remove_trials, trial_score, trials_root
 from service.store import ModelStore, PublishWithdrawn
 
 log = logging.getLogger("nnserve.jobs")
@@ -287,8 +287,17 @@ class Searcher:
             log.warning("could not advance the search of trial %s", child_id, exc_info=True)
 
     def sweep(self) -> None:
-        """Advance every running search (each reaper pass)."""
+        """Advance every running search, and finish cleaning up the ended ones whose trials
+        outlived them (each reaper pass)."""
         jobs, _ = self.job_store.list(status=RUNNING, limit=500)
         for job in jobs:
             if job.get("kind") == KIND:
                 self.advance(job["job_id"])
+        folder = trials_root(self.settings.store)
+        for leftover in folder.iterdir() if folder.is_dir() else ():
+            try:
+                parent = self.job_store.get(leftover.name)
+            except NotFound:
+                continue
+            if parent["status"] != RUNNING:
+                self.wind_down(parent)

@@ -19,8 +19,12 @@ from typing import Any
 from models import MLPClassifier
 
 
+def trials_root(store: Path | str) -> Path:
+    return Path(store) / "trials"
+
+
 def trial_dir(store: Path | str, parent_id: str) -> Path:
-    return Path(store) / "trials" / parent_id
+    return trials_root(store) / parent_id
 
 
 def _write(path: Path, data: bytes) -> None:
