@@ -60,6 +60,11 @@ SETTINGS: list[tuple[str, str, type, Any, str]] = [
      "Wall-clock seconds one training job may run before it is failed."),
     ("NNSERVE_MAX_QUEUED_PER_MODEL", "max_queued_per_model", int, 16,
      "Queued or running jobs per model name; beyond it POST /train answers 429."),
+    ("NNSERVE_MAX_TRIALS", "max_trials", int, 64,
+     "Trials one hyper-parameter search may run (`budget.trials`, a grid's size); more: 422."),
+    ("NNSERVE_SEARCH_SPARE_SLOTS", "search_spare_slots", int, 1,
+     "Worker slots a search leaves to other training jobs when the pool has more than one "
+     "(it runs at most slots − this many trials at once, and always at least one)."),
     ("NNSERVE_HEARTBEAT_INTERVAL", "heartbeat_interval", float, 2.0,
      "Seconds between a worker's heartbeats on its running job."),
     ("NNSERVE_HEARTBEAT_TIMEOUT", "heartbeat_timeout", float, 30.0,
@@ -114,6 +119,8 @@ class Settings:
     max_train_work: int
     job_timeout: float
     max_queued_per_model: int
+    max_trials: int
+    search_spare_slots: int
     heartbeat_interval: float
     heartbeat_timeout: float
     cache_size: int

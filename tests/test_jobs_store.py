@@ -246,3 +246,55 @@ def test_max_active_is_exact_under_concurrent_creates(make_store):
         got = sorted(outcome for m, outcome in outcomes if m == model)
         assert got == ["created"] * 3 + ["refused"] * (processes * threads - 3), (model, got)
         assert store.count_active(model) == 3 and store.list(model=model)[1] == 3
+
+
+# -- what a hyper-parameter search relies on (service.jobs.search) ----------------------------
+def _bump(spec: tuple[str, str], job_id: str, times: int) -> None:
+    """A search step's loop: read, change, write if ``rev`` is unchanged, else read again."""
+    jobs = _open(spec)
+    for _ in range(times):
+        while True:
+            job = jobs.get(job_id)
+            runs = [*job["search"]["runs"], {"n": len(job["search"]["runs"])}]
+            if jobs.compare_and_update(job_id, "rev", job["rev"], rev=job["rev"] + 1,
+                                       search={"runs": runs}):
+                break
+
+
+def test_compare_and_update_loses_no_update_across_processes(make_store):
+    jobs = make_store()
+    job = _job(rev=0, search={"runs": []})
+    jobs.create(job)
+    assert not jobs.compare_and_update(job["job_id"], "rev", 5, rev=6)
+    assert not jobs.compare_and_update("nope", "rev", 0, rev=1)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_bump, args=(make_store.spec, job["job_id"], 15))
+             for _ in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+        assert proc.exitcode == 0
+    final = jobs.get(job["job_id"])
+    assert final["rev"] == 60
+    assert [r["n"] for r in final["search"]["runs"]] == list(range(60))
+
+
+def test_compare_and_update_on_a_missing_field_compares_with_null(store):
+    job = _job()
+    store.create(job)
+    assert store.compare_and_update(job["job_id"], "rev", None, rev=0)
+    assert store.get(job["job_id"])["rev"] == 0
+
+
+def test_worker_slots_add_up_expire_and_withdraw(store):
+    assert store.worker_slots() == 0
+    store.announce_worker("host-a:1", 2, 30)
+    store.announce_worker("host-b:1", 1, 0.3)
+    assert store.worker_slots() == 3
+    store.announce_worker("host-a:1", 3, 30)  # a re-announcement replaces
+    assert store.worker_slots() == 4
+    time.sleep(0.5)
+    assert store.worker_slots() == 3  # host-b's announcement expired
+    store.announce_worker("host-a:1", 0, 0)
+    assert store.worker_slots() == 0

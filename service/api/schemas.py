@@ -138,6 +138,18 @@ class TrainRequestSchema(Schema):
                           metadata={"example": "iris"})
     data = fields.Nested(DatasetSchema, required=True)
     params = fields.Nested(ParamsSchema, load_default=dict)
+    search = fields.Raw(load_default=None, metadata={
+        "description": 'A hyper-parameter search: "auto", or parameter → a list of choices or '
+                       '{"log_uniform": [lo, hi]}, {"uniform": [lo, hi]}, '
+                       '{"int_uniform": [lo, hi]}. Searched parameters may not be in params.',
+        "example": {"learning_rate": {"log_uniform": [1e-4, 3e-2]},
+                    "hidden_layers": [[64], [128, 64]]}})
+    strategy = fields.Raw(load_default=None, metadata={
+        "type": "string", "enum": ["grid", "random", "halving"],
+        "description": "With search: how trials are chosen (default halving)."})
+    budget = fields.Raw(load_default=None, metadata={
+        "type": "object", "description": 'With search: {"trials": N, "max_epochs": E}.',
+        "example": {"trials": 12, "max_epochs": 27}})
     description = _description()
     # optional, not nullable: OpenAPI 3.0 can only allow null beside a $ref by allowing any object
     promote = fields.Nested(PromoteSchema, metadata={
@@ -158,6 +170,15 @@ class ProgressSchema(Schema):
     loss = fields.Float(allow_none=True)
     accuracy = fields.Float(allow_none=True)
     val_accuracy = fields.Float(allow_none=True)
+    trials_total = fields.Integer(metadata={"description": "A search: its trials."})
+    trials_started = fields.Integer()
+    trials_done = fields.Integer(metadata={"description": "A search: runs ended (a trial "
+                                                          "promoted by halving runs again)."})
+    trials_running = fields.Integer()
+    trials_queued = fields.Integer()
+    best = fields.Dict(allow_none=True, metadata={
+        "description": "A search: the best trial so far (params, epochs, val_loss, "
+                       "val_accuracy)."})
 
 
 class JobErrorSchema(Schema):
@@ -190,6 +211,14 @@ class JobSummarySchema(Schema):
     promotion = fields.Dict(allow_none=True, metadata={
         "description": "Once published: what was compared, both scores, the interval, "
                        "whether the alias moved and why not."})
+    kind = fields.String(metadata={"description": '"search" for a hyper-parameter search.'})
+    search = fields.Dict(metadata={"description": "A search: strategy, space, budget, seed, "
+                                                  "rungs and one entry per trial run."})
+    children = fields.List(fields.String(), metadata={"description": "A search: its trials' "
+                                                                     "job ids."})
+    parent = fields.String(metadata={"description": "A trial: its search's job id."})
+    trial = fields.Dict(metadata={"description": "A trial: its number and rung."})
+    metrics = fields.Dict(metadata={"description": "A trial that succeeded: its best epoch."})
 
 
 class JobSchema(JobSummarySchema):
@@ -329,6 +358,9 @@ class VersionMetaSchema(Schema):
     dataset = fields.Dict()
     job_id = fields.String(allow_none=True)
     training_seconds = fields.Float(allow_none=True)
+    search = fields.Dict(metadata={
+        "description": "Made by a search: strategy, space, budget, best_trial and the trial "
+                       "table (one row per run: params, epochs reached, scores, status, host)."})
     input_schema = fields.List(fields.Nested(InputColumnSchema), metadata={
         "description": "Models trained on tabular data: each input column, in order."})
     encoding = fields.Dict(metadata={

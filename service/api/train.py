@@ -41,6 +41,7 @@ def post_train() -> tuple[dict[str, object], int, dict[str, object]]:
     runtime = get_runtime()
     mimetype = request.mimetype or "application/json"
     label_column, promote = None, None
+    search: dict[str, Any] = {}
     if mimetype in CSV_TYPES:
         args = load(_train_query, request.args.to_dict())
         body = request_body()
@@ -62,6 +63,7 @@ def post_train() -> tuple[dict[str, object], int, dict[str, object]]:
         description, promote = req["description"], req.get("promote")
         if promote is not None:  # it moves an alias: the registry's scope too
             require_scopes("train", "admin")
+        search = {k: req[k] for k in ("search", "strategy", "budget")}
         fingerprint = hashlib.sha256(body).hexdigest()
     else:
         raise UnsupportedMediaType(f"Content-Type {mimetype!r} is not accepted; "
@@ -69,7 +71,8 @@ def post_train() -> tuple[dict[str, object], int, dict[str, object]]:
     job, created = runtime.jobs.submit(
         model, X, y, params, feature_names=feature_names, label_column=label_column,
         description=description, promote=promote, key_id=current_key_id(),
-        idempotency_key=request.headers.get("Idempotency-Key"), body_sha256=fingerprint)
+        idempotency_key=request.headers.get("Idempotency-Key"), body_sha256=fingerprint,
+        **search)
     return job, 202 if created else 200, {"Location": f"/jobs/{job['job_id']}"}
 
 

@@ -28,7 +28,7 @@ from service.jobs import promotion, validation, warm
 from service.jobs.datasets import dataset_path, remove_dataset, write_dataset
 from service.jobs.events import job_ended
 from service.jobs.liveness import Reaper
-from service.jobs.queue import enqueue_job, make_huey, revoke_job
+from service.jobs.queue import enqueue_job, make_huey, revoke_job, searcher
 from service.jobs.records import (
     CANCELLED,
     FAILED,
@@ -41,6 +41,9 @@ from service.jobs.records import (
     new_job,
     queue_full,
 )
+from service.jobs.search import Searcher
+from service.jobs.search_state import KIND as SEARCH
+from service.jobs.search_state import plan_search, search_record
 from service.jobs.stores import DEFAULT_NAMESPACE, make_job_store
 from service.names import validate_model_name
 
@@ -76,7 +79,7 @@ class JobService:
             self._job_store = make_job_store(self.settings, namespace=self.namespace)
         if self._reap and self._reaper_pid != os.getpid():
             self._reaper_pid = os.getpid()
-            reaper = Reaper(self._job_store, self.settings)
+            reaper = Reaper(self._job_store, self.settings, also=lambda: self.searcher.sweep())
             reaper.start()
             weakref.finalize(self, reaper.stop, wait=False)
         return self._job_store
@@ -89,13 +92,21 @@ class JobService:
             self._own_huey = (os.getpid(), make_huey(self.settings, namespace=self.namespace))
         return self._own_huey[1]
 
+    @property
+    def searcher(self) -> Searcher:
+        return searcher(self.settings, self.job_store, self.huey)
+
     # -- submit --------------------------------------------------------------------------------
     def submit(self, model: str, X: Any, y: Any, params: dict[str, Any] | None, *,
                feature_names: list[str] | None = None, idempotency_key: str | None = None,
                body_sha256: str | None = None, label_column: str | None = None,
                description: str | None = None, promote: dict[str, Any] | None = None,
-               key_id: str | None = None) -> tuple[dict[str, Any], bool]:
+               key_id: str | None = None, search: Any = None, strategy: Any = None,
+               budget: Any = None) -> tuple[dict[str, Any], bool]:
         """Queue a training job; ``(job, created)``, ``created`` False for a replayed key.
+
+        With ``search`` (a space or ``"auto"``), ``strategy`` and ``budget``, the job is a
+        hyper-parameter search (``service.jobs.search``): its trials are queued as child jobs.
 
         ``X`` is rows of numbers (or an array), rows of cells with ``feature_names``, a list of
         records (labels in ``y`` or in each record's ``label_column``), or a ``Table`` (a CSV);
@@ -110,9 +121,21 @@ class JobService:
         """
         validate_model_name(model)
         description = validation.check_description(description)
+        given = set(params) if isinstance(params, dict) else set()
         params, warm_from = warm.take(params)
         params, encoding = validation.split_params(params)
         data = validation.check_data(X, y, feature_names, self.settings, encoding, label_column)
+        plan = None
+        if search is not None and (promote is not None or warm_from is not None):
+            raise field_error("promote" if promote is not None else "params.warm_start_from",
+                              "goes with a single training job, not with search")
+        if search is not None:
+            plan = plan_search(search, strategy, budget, given, params, self.settings)
+            params = {k: v for k, v in params.items() if k in given or k not in plan["space"]}
+            params["epochs"] = plan["budget"]["max_epochs"]  # each trial's most
+        elif strategy is not None or budget is not None:
+            raise field_error("strategy" if strategy is not None else "budget",
+                              "goes with search")
         validation.check_work(params, data.rows, self.settings)
         if warm_from is not None:
             params[warm.PARAM] = warm.check_parent(self.store, model, warm_from, params,
@@ -139,6 +162,8 @@ class JobService:
         job = {**new_job(job_id, model, params, data.summary), "description": description}
         if gate is not None:
             job.update(promote=gate, promote_key_id=key_id, promotion=None)
+        if plan is not None:
+            job.update(search_record(plan))
         try:
             # The limit is enforced here, atomically with the insert: a separate count and
             # insert let concurrent submits (other threads or API processes) exceed it.
@@ -154,7 +179,11 @@ class JobService:
             path.unlink(missing_ok=True)
             return self._replay(taken, body_sha256 or "")
         try:
-            enqueue_job(self.huey, job_id)
+            if plan is not None:  # the parent is never queued: it starts its first trials
+                self.searcher.start(job_id)
+                job = self.job_store.get(job_id)
+            else:
+                enqueue_job(self.huey, job_id)
         except Exception as exc:
             message = f"the job queue is unreachable: {exc}"
             if self.job_store.transition(job_id, (QUEUED,), FAILED,
@@ -207,6 +236,10 @@ class JobService:
         for _ in range(5):
             job = self.get(job_id)
             status = job["status"]
+            if job.get("kind") == SEARCH and status in (QUEUED, RUNNING):
+                if self.searcher.cancel(job):  # its trials now, the running ones within an epoch
+                    return self.job_store.get(job["job_id"]), True
+                continue
             if status == QUEUED:
                 if self.job_store.transition(job["job_id"], (QUEUED,), CANCELLED,
                                              cancel_requested=True):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from service.config import Settings
@@ -22,6 +23,7 @@ from service.errors import NotFound
 from service.jobs.datasets import remove_dataset
 from service.jobs.events import job_ended
 from service.jobs.records import FAILED, RUNNING, SUCCEEDED, JobStore, error, parse_iso
+from service.jobs.search_state import KIND as SEARCH
 from service.store import ModelStore
 
 log = logging.getLogger("nnserve.jobs")
@@ -62,11 +64,13 @@ class Heartbeat(threading.Thread):
 
 
 class Reaper(threading.Thread):
-    """Fails stale running jobs every ``period`` seconds."""
+    """Fails stale running jobs every ``period`` seconds, then calls ``also`` (the worker
+    announces itself and advances searches there)."""
 
-    def __init__(self, job_store: JobStore, settings: Settings) -> None:
+    def __init__(self, job_store: JobStore, settings: Settings,
+                 also: Callable[[], None] | None = None) -> None:
         super().__init__(name="reaper", daemon=True)
-        self.job_store, self.settings = job_store, settings
+        self.job_store, self.settings, self.also = job_store, settings, also
         self.period = max(0.1, min(settings.heartbeat_timeout / 4, 10.0))
         self._stop_event = threading.Event()
 
@@ -75,6 +79,8 @@ class Reaper(threading.Thread):
             try:
                 reap_stale(self.job_store, self.settings)
                 finish_publishes(self.job_store, self.settings)
+                if self.also is not None:
+                    self.also()
             except Exception as exc:
                 log.warning("reaper: the job store is unreachable (%s)", exc)
         self.job_store.close()
@@ -111,7 +117,9 @@ def fail_lost(job_store: JobStore, settings: Settings, job: dict[str, Any],
 def reap_stale(job_store: JobStore, settings: Settings) -> list[str]:
     """Fail every running job whose heartbeat is older than ``heartbeat_timeout`` by the store's
     clock; returns their ids."""
-    stale = job_store.stale_running(settings.heartbeat_timeout)
+    # A search's parent runs on no worker and has no heartbeat (see ``service.jobs.search``).
+    stale = [job for job in job_store.stale_running(settings.heartbeat_timeout)
+             if job.get("kind") != SEARCH]
     now = job_store.now() if stale else 0.0
     return [job["job_id"] for job in stale if fail_lost(job_store, settings, job, now)]
 

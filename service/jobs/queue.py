@@ -13,7 +13,9 @@ from huey import Huey, RedisHuey, SqliteHuey
 from huey.api import TaskWrapper
 
 from service.config import Settings
-from service.jobs.stores import DEFAULT_NAMESPACE
+from service.jobs.records import JobStore
+from service.jobs.search import Searcher
+from service.jobs.stores import DEFAULT_NAMESPACE, make_job_store
 from service.jobs.task import run_job
 
 _TASKS: weakref.WeakKeyDictionary[Huey, TaskWrapper] = weakref.WeakKeyDictionary()
@@ -32,6 +34,11 @@ def make_huey(settings: Settings, *, namespace: str = DEFAULT_NAMESPACE) -> Huey
 
     def train(job_id: str) -> None:
         run_job(settings, job_id, namespace=namespace)
+        job_store = make_job_store(settings, namespace=namespace)
+        try:  # a search's trial: its parent goes on at once (the reaper's sweep backs this up)
+            searcher(settings, job_store, huey).after_child(job_id)
+        finally:
+            job_store.close()
 
     _TASKS[huey] = huey.task(name="train")(train)
     return huey
@@ -48,3 +55,9 @@ def enqueue_job(huey: Huey, job_id: str) -> None:
 def revoke_job(huey: Huey, job_id: str) -> None:
     """Tell consumers to skip the (queued) message of ``job_id``."""
     huey.revoke_by_id(job_id, revoke_once=True)
+
+
+def searcher(settings: Settings, job_store: JobStore, huey: Huey) -> Searcher:
+    """The ``Searcher`` that queues trials on ``huey``."""
+    return Searcher(settings, job_store, lambda job_id: enqueue_job(huey, job_id),
+                    lambda job_id: revoke_job(huey, job_id))

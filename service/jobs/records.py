@@ -148,6 +148,18 @@ class JobStore(Protocol):
         """Write ``fields`` (progress, new history entries...) whatever the status; False if
         absent."""
 
+    def compare_and_update(self, job_id: str, field: str, expected: Any, **fields: Any) -> bool:
+        """Write ``fields`` only if the record's ``field`` equals ``expected`` (a JSON value),
+        atomically; False when it does not (or the job does not exist). A search's parent
+        record is advanced so, by its ``rev``, from any process."""
+
+    def announce_worker(self, worker: str, slots: int, ttl: float) -> None:
+        """Say that consumer ``worker`` runs ``slots`` training processes, for ``ttl`` seconds
+        (``slots`` 0 withdraws it)."""
+
+    def worker_slots(self) -> int:
+        """Training processes of the consumers whose announcement has not expired."""
+
     def heartbeat(self, job_id: str, worker_id: str) -> bool:
         """Stamp ``heartbeat_at`` if the job is running on ``worker_id``; False otherwise."""
 

@@ -92,6 +92,26 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
 
+_CAS = """
+-- KEYS: job; ARGV: field, expected json, then field/value pairs
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur == false then cur = 'null' end
+if cur ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+return 1
+"""
+
+_WORKER_SLOTS = """
+-- KEYS: workers zset (score: expiry), slots hash; ARGV: now
+local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+for _, w in ipairs(gone) do redis.call('HDEL', KEYS[2], w) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local total = 0
+for _, n in ipairs(redis.call('HVALS', KEYS[2])) do total = total + tonumber(n) end
+return total
+"""
+
 _HISTORY_FIELD = "history"
 
 _HEARTBEAT = """
@@ -124,6 +144,8 @@ class RedisJobStore:
         self._transition = self.redis.register_script(_TRANSITION)
         self._update = self.redis.register_script(_UPDATE)
         self._heartbeat = self.redis.register_script(_HEARTBEAT)
+        self._cas = self.redis.register_script(_CAS)
+        self._worker_slots = self.redis.register_script(_WORKER_SLOTS)
 
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -241,6 +263,25 @@ class RedisJobStore:
         if not written and entries:  # no such job: leave no orphaned history behind
             self.redis.delete(self._key("hist", job_id))
         return written
+
+    def compare_and_update(self, job_id: str, field: str, expected: Any, **fields: Any) -> bool:
+        changes = update_fields(fields, self.now())
+        args = [field, json.dumps(expected), *_pairs(changes)]
+        return self._cas(keys=[self._job(job_id)], args=args) == 1
+
+    def announce_worker(self, worker: str, slots: int, ttl: float) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        if slots <= 0:
+            pipe.zrem(self._key("workers"), worker)
+            pipe.hdel(self._key("worker_slots"), worker)
+        else:
+            pipe.zadd(self._key("workers"), {worker: self.now() + ttl})
+            pipe.hset(self._key("worker_slots"), worker, str(int(slots)))
+        pipe.execute()
+
+    def worker_slots(self) -> int:
+        keys = [self._key("workers"), self._key("worker_slots")]
+        return int(self._worker_slots(keys=keys, args=[repr(self.now())]))
 
     def heartbeat(self, job_id: str, worker_id: str) -> bool:
         now = self.now()

@@ -49,6 +49,8 @@ CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_ts);
 CREATE TABLE IF NOT EXISTS history (
     job_id TEXT NOT NULL, epoch INTEGER NOT NULL, doc TEXT NOT NULL,
     PRIMARY KEY (job_id, epoch)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS workers (
+    worker TEXT PRIMARY KEY, slots INTEGER NOT NULL, expires_ts REAL NOT NULL);
 """
 _NOW = "((julianday('now') - 2440587.5) * 86400.0)"  # seconds since the epoch
 
@@ -206,6 +208,33 @@ class SqliteJobStore:
             conn.execute("UPDATE jobs SET worker = ?, doc = ? WHERE job_id = ?",
                          (doc.get("worker"), json.dumps(doc), job_id))
         return True
+
+    def compare_and_update(self, job_id: str, field: str, expected: Any, **fields: Any) -> bool:
+        with self._tx() as conn:
+            changes = update_fields(fields, conn.execute(f"SELECT {_NOW}").fetchone()[0])
+            row = conn.execute("SELECT doc FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+            if row is None:
+                return False
+            doc = json.loads(row[0])
+            if doc.get(field) != expected:
+                return False
+            doc.update(changes)
+            conn.execute("UPDATE jobs SET worker = ?, doc = ? WHERE job_id = ?",
+                         (doc.get("worker"), json.dumps(doc), job_id))
+        return True
+
+    def announce_worker(self, worker: str, slots: int, ttl: float) -> None:
+        with self._tx() as conn:
+            if slots <= 0:
+                conn.execute("DELETE FROM workers WHERE worker = ?", (worker,))
+                return
+            conn.execute(f"INSERT OR REPLACE INTO workers VALUES (?, ?, {_NOW} + ?)",
+                         (worker, int(slots), ttl))
+
+    def worker_slots(self) -> int:
+        row = self._conn().execute(
+            f"SELECT coalesce(sum(slots), 0) FROM workers WHERE expires_ts > {_NOW}").fetchone()
+        return int(row[0])
 
     def heartbeat(self, job_id: str, worker_id: str) -> bool:
         now = self.now()

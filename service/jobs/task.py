@@ -47,6 +47,7 @@ from service.jobs.liveness import Heartbeat
 from service.jobs.records import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, JobStore, error
 from service.jobs.reporting import ProgressWriter, record_end, report_end, retrying
 from service.jobs.stores import DEFAULT_NAMESPACE, make_job_store
+from service.jobs.trials import save_trial
 from service.store import ModelStore, PublishWithdrawn
 
 log = logging.getLogger("nnserve.jobs")
@@ -204,7 +205,27 @@ class _Training:
                 timeout=self.settings.job_timeout, epoch=len(self.history))
             self.end(FAILED, error=error(_STOP_TYPES[self.stop_reason], message))
             return
-        self._publish(clf, seconds)
+        if self.job.get("parent"):  # a search's trial: its parent publishes the best one
+            self._save_trial(clf, seconds)
+        else:
+            self._publish(clf, seconds)
+
+    def _meta(self, clf: MLPClassifier, seconds: float) -> dict[str, Any]:
+        meta = version_meta(clf, self.history, self.job["dataset"], self.job_id, seconds)
+        meta["evaluation"] = self.held_out.evaluation(clf)
+        meta["dataset"]["class_counts"] = self.held_out.class_counts(clf.classes_)
+        meta["description"] = self.job.get("description")
+        meta.update(warm.lineage(self.job, clf))
+        return meta
+
+    def _save_trial(self, clf: MLPClassifier, seconds: float) -> None:
+        meta = self._meta(clf, seconds)
+        try:
+            save_trial(self.settings.store, self.job["parent"], self.job_id, clf, meta)
+        except OSError as exc:
+            self.end(FAILED, error=error(*_failure(exc, "publish", self.settings.store)))
+            return
+        self.end(SUCCEEDED, metrics=meta["metrics"])
 
     def _cancel_requested(self) -> bool:
         try:
@@ -215,11 +236,7 @@ class _Training:
     def _publish(self, clf: MLPClassifier, seconds: float) -> None:
         buf = io.BytesIO()
         clf.save(buf)
-        meta = version_meta(clf, self.history, self.job["dataset"], self.job_id, seconds)
-        meta["evaluation"] = self.held_out.evaluation(clf)
-        meta["dataset"]["class_counts"] = self.held_out.class_counts(clf.classes_)
-        meta["description"] = self.job.get("description")
-        meta.update(warm.lineage(self.job, clf))
+        meta = self._meta(clf, seconds)
         committed: list[int] = []
         store = ModelStore(self.settings.store)
 

@@ -44,7 +44,7 @@ from service.config import Settings
 from service.jobs.datasets import remove_dataset, sweep_datasets
 from service.jobs.events import job_ended
 from service.jobs.liveness import Reaper, finish_publishes, reap_stale
-from service.jobs.queue import make_huey
+from service.jobs.queue import make_huey, searcher
 from service.jobs.records import FAILED, RUNNING, JobStore, error
 from service.jobs.stores import DEFAULT_NAMESPACE, make_job_store
 from service.logs import configure_logging
@@ -164,7 +164,16 @@ def run_worker(settings: Settings, concurrency: int | None = None, *,
         workers=workers, worker_type="process", periodic=False, initial_delay=0.05,
         max_delay=0.5, health_check_interval=5, shutdown_timeout=settings.graceful_timeout)
     _die_with_parent()
-    reaper = Reaper(job_store, settings)
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    searches = searcher(settings, job_store, huey)
+
+    def announce_and_sweep() -> None:  # a search counts the slots of the live workers
+        job_store.announce_worker(me, workers, settings.heartbeat_timeout)
+        searches.sweep()
+
+    with contextlib.suppress(Exception):
+        job_store.announce_worker(me, workers, settings.heartbeat_timeout)
+    reaper = Reaper(job_store, settings, also=announce_and_sweep)
     reaper.start()
     log.info("training worker started: %d process(es), queue %s", workers, settings.queue)
     try:
@@ -175,6 +184,8 @@ def run_worker(settings: Settings, concurrency: int | None = None, *,
         reaper.stop()
         _join_processes(consumer, settings.graceful_timeout)
         end_own_jobs(job_store, settings, os.getpid())
+        with contextlib.suppress(Exception):
+            job_store.announce_worker(me, 0, 0)
         log.info("training worker stopped")
 
 
