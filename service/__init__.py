@@ -42,7 +42,6 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
     )
     from service import auth, observability
     from service.api import headers, register_api
-    from service.api import routing as canary_routing
     from service.metrics import set_store_writable_source
     from service.runtime import get_runtime
 
@@ -54,7 +53,6 @@ def create_app(test_config: dict[str, object] | None = None) -> Flask:
     register_api(app)
     auth.init_app(app)
     headers.init_app(app)
-    canary_routing.init_app(app)
     observability.init_app(app)
     observability.set_models_loaded_source(_models_loaded)
     observability.set_queue_depth_source(

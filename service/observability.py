@@ -1,5 +1,7 @@
 """Operations at the HTTP edge: JSON logs (one object per line on stderr), request ids, and
-``GET /metrics`` (the metrics themselves live in :mod:`service.metrics`).
+``GET /metrics`` (the metrics themselves live in :mod:`service.metrics`); the edge's request
+hooks also carry the canary routing key in and the serving version out
+(:mod:`service.api.routing`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import uuid
 
 from flask import Flask, Response, g, request
 
+from service.api import routing as canary_routing
 from service.logs import (  # noqa: F401  (re-exported: the app, gunicorn config and tests use them)
     JsonFormatter,
     StderrHandler,
@@ -55,6 +58,7 @@ def _before_request() -> None:
     g._obs_start = time.perf_counter()
     sent = request.headers.get(REQUEST_ID_HEADER, "")
     g.request_id = sent if _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+    canary_routing.begin_request()
 
 
 def _after_request(response: Response) -> Response:
@@ -62,6 +66,7 @@ def _after_request(response: Response) -> Response:
         _before_request()
     seconds = time.perf_counter() - g._obs_start
     response.headers[REQUEST_ID_HEADER] = g.request_id
+    canary_routing.end_request(response, seconds)
     method = request.method if request.method in _METHODS else "OTHER"
     endpoint = request.url_rule.rule if request.url_rule is not None else UNMATCHED
     m = _get_metrics()
