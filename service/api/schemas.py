@@ -18,7 +18,7 @@ from service.api.gate_schemas import PromoteSchema
 from service.jobs.validation import MAX_DESCRIPTION
 from service.names import FLOAT32_MAX, MAX_VERSION, NAME_PATTERN, NAME_RULE, VERSION_REF_PATTERN
 
-_NAME = validate.Regexp(NAME_PATTERN, error=f"must be {NAME_RULE}")
+NAME = validate.Regexp(NAME_PATTERN, error=f"must be {NAME_RULE}")
 _VERSION_REF = re.compile(VERSION_REF_PATTERN)
 # Rows of numbers: JSON Schema cannot say "all rows equally long" nor "as many labels as rows"
 # nor "finite in float32"; the handlers answer 422 for those.
@@ -134,7 +134,7 @@ def _description() -> fields.String:
 
 
 class TrainRequestSchema(Schema):
-    model = fields.String(required=True, validate=_NAME,
+    model = fields.String(required=True, validate=NAME,
                           metadata={"example": "iris"})
     data = fields.Nested(DatasetSchema, required=True)
     params = fields.Nested(ParamsSchema, load_default=dict)
@@ -159,87 +159,9 @@ class TrainRequestSchema(Schema):
 
 
 class TrainQuerySchema(Schema):
-    model = fields.String(required=True, validate=_NAME)
+    model = fields.String(required=True, validate=NAME)
     label_column = fields.String(load_default=None)
     description = _description()
-
-
-class ProgressSchema(Schema):
-    epoch = fields.Integer(allow_none=True)
-    epochs = fields.Integer(allow_none=True)
-    loss = fields.Float(allow_none=True)
-    accuracy = fields.Float(allow_none=True)
-    val_accuracy = fields.Float(allow_none=True)
-    trials_total = fields.Integer(metadata={"description": "A search: its trials."})
-    trials_started = fields.Integer()
-    trials_done = fields.Integer(metadata={"description": "A search: runs ended (a trial "
-                                                          "promoted by halving runs again)."})
-    trials_running = fields.Integer()
-    trials_queued = fields.Integer()
-    best = fields.Dict(allow_none=True, metadata={
-        "description": "A search: the best trial so far (params, epochs, val_loss, "
-                       "val_accuracy)."})
-
-
-class JobErrorSchema(Schema):
-    type = fields.String()
-    message = fields.String()
-
-
-class JobSummarySchema(Schema):
-    """A job as ``GET /jobs`` lists it: the record without its per-epoch history."""
-
-    job_id = fields.String(required=True)
-    model = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(
-        ["queued", "running", "succeeded", "failed", "cancelled"]))
-    progress = fields.Nested(ProgressSchema, allow_none=True)
-    model_version = fields.Integer(allow_none=True)
-    error = fields.Nested(JobErrorSchema, allow_none=True)
-    params = fields.Dict(allow_none=True)
-    dataset = fields.Dict(allow_none=True)
-    description = fields.String(allow_none=True)
-    cancel_requested = fields.Boolean()
-    attempts = fields.Integer()
-    worker = fields.String(allow_none=True)
-    created_at = fields.String(allow_none=True)
-    started_at = fields.String(allow_none=True)
-    finished_at = fields.String(allow_none=True)
-    updated_at = fields.String(allow_none=True)
-    heartbeat_at = fields.String(allow_none=True)
-    promote = fields.Dict(allow_none=True, metadata={"description": "The gate asked for."})
-    promotion = fields.Dict(allow_none=True, metadata={
-        "description": "Once published: what was compared, both scores, the interval, "
-                       "whether the alias moved and why not."})
-    kind = fields.String(metadata={"description": '"search" for a hyper-parameter search.'})
-    search = fields.Dict(metadata={"description": "A search: strategy, space, budget, seed, "
-                                                  "rungs and one entry per trial run."})
-    children = fields.List(fields.String(), metadata={"description": "A search: its trials' "
-                                                                     "job ids."})
-    parent = fields.String(metadata={"description": "A trial: its search's job id."})
-    trial = fields.Dict(metadata={"description": "A trial: its number and rung."})
-    metrics = fields.Dict(metadata={"description": "A trial that succeeded: its best epoch."})
-
-
-class JobSchema(JobSummarySchema):
-    """The full job record: its summary and the history, one entry per epoch."""
-
-    history = fields.List(fields.Dict(), allow_none=True)
-
-
-class JobListQuerySchema(Schema):
-    model = fields.String(validate=_NAME)
-    status = fields.String(validate=validate.OneOf(
-        ["queued", "running", "succeeded", "failed", "cancelled"]))
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0, 10**9))
-
-
-class JobListSchema(Schema):
-    jobs = fields.List(fields.Nested(JobSummarySchema))
-    total = fields.Integer()
-    limit = fields.Integer()
-    offset = fields.Integer()
 
 
 class VersionRef(fields.Field[int | str]):
@@ -274,7 +196,7 @@ class VersionRef(fields.Field[int | str]):
 
 
 class PredictRequestSchema(Schema):
-    model = fields.String(required=True, validate=_NAME,
+    model = fields.String(required=True, validate=NAME,
                           metadata={"example": "iris"})
     version = VersionRef()
     instances = fields.Raw(required=True, metadata={
@@ -288,7 +210,7 @@ class PredictRequestSchema(Schema):
 class PredictQuerySchema(Schema):
     """``POST /predict`` with a CSV body names the model in the query string."""
 
-    model = fields.String(required=True, validate=_NAME)
+    model = fields.String(required=True, validate=NAME)
     version = fields.String(load_default=None, validate=validate.Regexp(VERSION_REF_PATTERN),
                             metadata={"description": "A version number, 'latest' or an alias "
                                                      "(default the newest)."})

@@ -11,13 +11,8 @@ from flask_smorest import Blueprint
 
 from service.api.body import CSV_TYPES, is_json, load, parse_csv, parse_json, request_body
 from service.api.docs import body_doc, problems
-from service.api.schemas import (
-    JobListQuerySchema,
-    JobListSchema,
-    JobSchema,
-    TrainQuerySchema,
-    TrainRequestSchema,
-)
+from service.api.job_schemas import JobListQuerySchema, JobListSchema, JobSchema
+from service.api.schemas import TrainQuerySchema, TrainRequestSchema
 from service.auth import current_key_id, require_scopes
 from service.errors import BadRequest, UnsupportedMediaType
 from service.runtime import get_runtime
