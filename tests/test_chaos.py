@@ -157,6 +157,10 @@ def test_sigkill_gunicorn_worker_under_predict_load(tmp_path):
         reference = requests.post(f"{srv.url}/predict", json=payload, timeout=10).json()
         master = srv.proc.pid
         before = _children(master)
+        deadline = time.monotonic() + 10.0  # /healthz answers once the first worker is up
+        while len(before) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            before = _children(master)
         assert len(before) == 2, before
 
         results: list[tuple[float, float, str, object]] = []  # (sent, done, outcome, detail)
