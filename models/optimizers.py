@@ -41,6 +41,11 @@ class SGD:
         self.nesterov = bool(nesterov)
         self.velocities = [np.zeros_like(p) for p in params]
 
+    @property
+    def state(self) -> list[np.ndarray]:
+        """The arrays it carries from step to step (``flush_subnormals`` clears them too)."""
+        return self.velocities
+
     def update(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         """Apply one step to ``params`` in place.
 
@@ -96,6 +101,11 @@ class Adam:
         self.vs = [np.zeros_like(p) for p in params]
         self._scratch = [np.empty_like(p) for p in params]   # each term, then the step
 
+    @property
+    def state(self) -> list[np.ndarray]:
+        """The arrays it carries from step to step (``flush_subnormals`` clears them too)."""
+        return self.ms + self.vs
+
     def update(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         """Apply one step to ``params`` in place.
 
@@ -123,6 +133,24 @@ class Adam:
             step += eps_t
             np.divide(m, step, out=step)
             p -= np.multiply(step, lr_t, out=step)
+
+
+def flush_subnormals(arrays: Sequence[np.ndarray]) -> None:
+    """Set, in place, every value smaller in magnitude than its dtype's smallest normal number
+    to zero.
+
+    A weight whose input is always zero gets no gradient: weight decay, and Adam's moment
+    estimates, then shrink it step by step into the subnormal range, where every arithmetic
+    operation on it is many times slower (the CPU has no flush-to-zero mode numpy could set).
+    Such values are below any precision the network uses.
+
+    Parameters
+    ----------
+    arrays : list of ndarray
+        Floating-point arrays (parameters, optimiser state).
+    """
+    for a in arrays:
+        a[np.abs(a) < np.finfo(a.dtype).tiny] = 0.0
 
 
 #: Optimiser names: ``sgd`` is plain mini-batch SGD, ``momentum`` SGD with ``momentum`` (and

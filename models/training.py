@@ -14,7 +14,7 @@ import numpy as np
 
 from .activations import log_loss
 from .network import Network
-from .optimizers import SGD, Adam
+from .optimizers import SGD, Adam, flush_subnormals
 from .preprocessing import StandardScaler
 
 EpochCallback = Callable[[int, dict[str, Any]], bool | None]
@@ -176,6 +176,7 @@ def train(net: Network, optimizer: SGD | Adam, batches: Batches, X_val: np.ndarr
         # Divergence shows up as inf/nan, checked below; don't also warn on the way there.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             loss, accuracy = train_epoch(net, optimizer, batches, l2, rng)
+            flush_subnormals([net.params, *optimizer.state])  # once an epoch is enough
             metrics = {"epoch": epoch, "loss": loss, "accuracy": accuracy,
                        "val_loss": None, "val_accuracy": None}
             if len(y_val):

@@ -7,8 +7,9 @@ import pytest
 
 from models import MLPClassifier
 from models.network import Network
+from models.optimizers import make_optimizer
 from models.preprocessing import StandardScaler
-from models.training import Batches, stratified_split
+from models.training import Batches, stratified_split, train
 
 
 def test_stratified_split_is_disjoint_stratified_and_seeded():
@@ -74,3 +75,28 @@ def test_zero_hidden_layers_is_softmax_regression():
     clf = MLPClassifier(hidden_layers=(), epochs=40, learning_rate=0.05).fit(X, y)
     assert clf.network_.sizes == [2, 3]
     assert np.mean(clf.predict(X) == y) > 0.9
+
+
+@pytest.mark.parametrize("optimizer_name", ["adam", "momentum"])
+def test_training_leaves_no_subnormal_weights_or_optimizer_state(optimizer_name):
+    """Weights of an always-zero input get no gradient, so values planted in the subnormal
+    range there (where weight decay and Adam's moments drive them) would stay: every epoch
+    flushes them to zero, in the weights and in the optimiser's state."""
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.standard_normal((64, 3)), np.zeros(64)]).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    net = Network([4, 5, 2], "relu", "float32")
+    net.initialize(rng)
+    optimizer = make_optimizer(optimizer_name, [net.params], 0.01, momentum=0.9)
+    tiny = np.finfo(np.float32).tiny
+    for a in [net.params, *optimizer.state]:
+        a[np.abs(a) < tiny] = tiny / 4  # every zero (biases, fresh state) becomes subnormal
+        a[:5] = tiny / 8
+    rows = np.arange(64)
+    batches = Batches(X, y, rows, StandardScaler().fit(X, rows), batch_size=16,
+                      dtype=np.dtype(np.float32))
+    train(net, optimizer, batches, np.empty((0, 4), np.float32), np.empty(0, int), epochs=1,
+          l2=0.0, early_stopping=False, patience=1, rng=rng)
+    for a in [net.params, *optimizer.state]:
+        assert not ((a != 0) & (np.abs(a) < tiny)).any()
+    assert np.isfinite(net.params).all()
