@@ -104,9 +104,7 @@ def wait_job(url: str, job_id: str, timeout: float = 600.0) -> dict:
 
 def search_request(trials: int, epochs: int) -> dict:
     X, y = load_digits(return_X_y=True)
-    # Trials of one size, so the times measure the pool rather than how trials pack; no l2:
-    # with it, weights on digits' constant pixels decay into float32 subnormals late in a long
-    # run, and such a trial slows down several times over.
+    # Trials of one size, so the times measure the pool rather than how trials pack.
     return {"model": "digits", "strategy": "random",
             "params": {"early_stopping": False, "batch_size": 64, "hidden_layers": [192]},
             "search": {"learning_rate": {"log_uniform": [3e-4, 1e-2]},
