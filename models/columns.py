@@ -131,10 +131,16 @@ def _column(kind: str, missing: np.ndarray, present: Any) -> Column:
 
 
 def _factorize(cells: Sequence[str]) -> tuple[list[str], np.ndarray]:
-    """The distinct ``cells`` in order of first appearance, and each cell's index among them."""
-    levels = list(dict.fromkeys(cells))
-    index = dict(zip(levels, range(len(levels)), strict=True))
-    return levels, np.fromiter(map(index.__getitem__, cells), np.intp, len(cells))
+    """The distinct ``cells`` in order of first appearance, and each cell's index among them.
+
+    One dict look-up per cell gives the row where that cell's text first appears; those rows,
+    in order, are the levels, and renumbering them 0, 1, ... gives the codes."""
+    first: dict[str, int] = {}
+    at = np.fromiter(map(first.setdefault, cells, range(len(cells))), np.intp, len(cells))
+    rows = np.fromiter(first.values(), np.intp, len(first))
+    code = np.empty(len(cells), np.intp)
+    code[rows] = np.arange(len(rows))
+    return list(first), code[at]
 
 
 def _numbers(present: Sequence[Any], text: bool) -> np.ndarray | None:
@@ -150,12 +156,16 @@ def _numbers(present: Sequence[Any], text: bool) -> np.ndarray | None:
 def _text_numbers(cells: Sequence[str]) -> np.ndarray | None:
     """A text column as numbers with NaN where missing, or None when a present cell is not a
     finite number. Parsing every cell at once, missing tokens read as ``"nan"``, spares
-    splitting the column into present and missing cells first."""
-    texts = cells if MISSING_TOKENS.isdisjoint(cells) else map(_AS_NAN.get, cells, cells)
+    splitting the column into present and missing cells first; a column with no token that
+    ``float`` refuses is parsed as it stands, without looking every cell up among the tokens."""
     try:
-        values = np.fromiter(map(float, texts), np.float64, len(cells))
-    except (ValueError, OverflowError):
-        return None
+        values = np.fromiter(map(float, cells), np.float64, len(cells))
+    except ValueError:  # a missing token such as "NA", or text: most columns stop at row 0
+        try:
+            values = np.fromiter(map(float, map(_AS_NAN.get, cells, cells)), np.float64,
+                                 len(cells))
+        except ValueError:
+            return None
     gaps = np.isnan(values)
     if not np.isfinite(values[~gaps]).all():
         return None
@@ -168,8 +178,8 @@ def _text_numbers(cells: Sequence[str]) -> np.ndarray | None:
 def _booleans(present: Sequence[Any], text: bool) -> np.ndarray | None:
     if not text and not all(isinstance(c, bool | str) or c in (0, 1) for c in present):
         return None
-    meaning = {}  # each distinct cell is looked at once
-    for cell in set(present):
+    meaning = {}  # each distinct cell is looked at once (text cells come as distinct levels)
+    for cell in present if text else set(present):
         value = cell if type(cell) is bool else bool(cell) if not isinstance(cell, str) else \
             BOOLEAN_TOKENS.get(cell.strip().lower())
         if value is None:

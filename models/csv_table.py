@@ -3,17 +3,23 @@
 The result is what ``csv.reader`` (the default dialect, ``strict=True``) gives, blank lines
 left out, turned into columns. Text without a quote character (most machine-written CSVs)
 takes a faster path with the same result: its fields are exactly the pieces between commas and
-line breaks, so one ``str.split`` over the whole body cuts every cell and a slice per column
-gathers them, instead of building a list per row and transposing it.
+line breaks. That path finds every comma and line break at once (numpy over the UTF-8 bytes),
+copies each column's cells next to each other, and only then makes them strings: a column's
+strings then lie together in memory, which is what makes reading the column afterwards fast
+(row-major strings cost a cache miss per cell, about as much as reading the cell itself).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from itertools import repeat
+
+import numpy as np
 
 from .tabular import CellError, Table
+
+_COMMA, _LF, _CR = 44, 10, 13
+_GROUP_BYTES = 1 << 22  # columns are copied out in groups of about this many bytes
 
 
 class CsvError(ValueError):
@@ -35,16 +41,44 @@ def read_csv(text: str) -> Table:
         rows = _rows_by_csv_module(text)
         _need_data(len(rows))
         header = [name.strip() for name in rows[0]]
-        _check_widths(list(map(len, rows[1:])), len(header))
+        _check_widths(np.fromiter(map(len, rows[1:]), np.intp, len(rows) - 1), len(header))
         return Table(header, list(zip(*rows[1:], strict=True)), text=True)
-    lines = _lines(text)
-    _need_data(len(lines))
-    header = [name.strip() for name in lines[0].split(",")]
-    body = lines[1:]
-    if set(map(str.count, body, repeat(","))) - {len(header) - 1}:
-        _check_widths([n + 1 for n in map(str.count, body, repeat(","))], len(header))
-    cells = ",".join(body).split(",")  # no line holds a quote: every comma separates cells
-    return Table(header, [cells[j::len(header)] for j in range(len(header))], text=True)
+    return _read_unquoted(np.frombuffer(text.encode("utf-8", "surrogatepass"), np.uint8))
+
+
+def _read_unquoted(data: np.ndarray) -> Table:
+    """``read_csv`` of quote-free text as UTF-8 bytes (commas and breaks are single bytes)."""
+    breaks = np.flatnonzero((data == _LF) | (data == _CR))
+    # every \r and \n ends a line; the empty "line" inside \r\n is dropped with the blank ones
+    starts, ends = np.append(0, breaks + 1), np.append(breaks, len(data))
+    lines = ends > starts
+    starts, ends = starts[lines], ends[lines]
+    _need_data(len(starts))
+    commas = np.flatnonzero(data == _COMMA)
+    per_line = np.searchsorted(commas, ends) - np.searchsorted(commas, starts)
+    header = [name.strip() for name in _text(data[starts[0]:ends[0]]).split(",")]
+    width, n = len(header), len(starts) - 1
+    _check_widths(per_line[1:] + 1, width)
+    inner = commas[per_line[0]:].reshape(n, width - 1)  # each row's commas
+    # each cell's first byte and length with the byte after it, column after column
+    first = np.concatenate((starts[1:, None], inner + 1), axis=1).T.ravel()
+    spans = np.concatenate((inner, ends[1:, None]), axis=1).T.ravel() + 1 - first
+    data = np.append(data, np.uint8(_LF))  # the byte after the last cell
+    per_column = spans.reshape(width, n).sum(axis=1)
+    cuts = np.flatnonzero(np.diff(np.cumsum(per_column) // _GROUP_BYTES)) + 1
+    columns: list[list[str]] = []
+    for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), width], strict=True):
+        first_g, spans_g = first[lo * n:hi * n], spans[lo * n:hi * n]
+        at = np.cumsum(spans_g) - spans_g  # where each cell lands in the copy
+        copy = data[np.arange(at[-1] + spans_g[-1]) + np.repeat(first_g - at, spans_g)]
+        copy[at + spans_g - 1] = _LF  # the comma or break after each cell
+        cells = _text(copy).split("\n")
+        columns += [cells[j * n:(j + 1) * n] for j in range(hi - lo)]
+    return Table(header, columns, text=True)
+
+
+def _text(data: np.ndarray) -> str:
+    return data.tobytes().decode("utf-8", "surrogatepass")
 
 
 def _need_data(rows: int) -> None:
@@ -59,17 +93,8 @@ def _rows_by_csv_module(text: str) -> list[list[str]]:
         raise CsvError(f"malformed CSV: {exc}") from None
 
 
-def _lines(text: str) -> list[str]:
-    """The non-blank lines of quote-free text (``\\r\\n``, ``\\r`` and ``\\n`` all end one)."""
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = text.split("\n")
-    if lines[-1] == "":  # the text's last line break
-        lines.pop()
-    return [line for line in lines if line] if "" in lines else lines
-
-
-def _check_widths(widths: list[int], width: int) -> None:
-    if set(widths) - {width}:
-        row = next(i for i, n in enumerate(widths) if n != width)
+def _check_widths(widths: np.ndarray, width: int) -> None:
+    wrong = np.flatnonzero(widths != width)
+    if len(wrong):
+        row = int(wrong[0])
         raise CellError(f"has {widths[row]} cells; the header has {width}", row)

@@ -143,9 +143,10 @@ class TabularEncoder:
             spec.dropped = "all_missing"
         elif column.kind == "categorical":
             counts = np.bincount(column.codes[~missing], minlength=len(column.levels))
-            frequent = sorted((kv for kv in zip(column.levels, counts.tolist(), strict=True)
-                               if kv[1] >= self.min_frequency), key=lambda kv: (-kv[1], kv[0]))
-            spec.categories = [c for c, _ in frequent[:self.max_categories]]
+            often = np.flatnonzero(counts >= self.min_frequency)  # few, even with 10^5 levels
+            frequent = sorted(zip((-counts[often]).tolist(),
+                                  map(column.levels.__getitem__, often.tolist()), strict=True))
+            spec.categories = [c for _, c in frequent[:self.max_categories]]
             kept = set(spec.categories)
             spec.rare = list(islice((c for c in column.levels if c not in kept), _MAX_RARE))
             spec.missing_category = bool(missing.any())

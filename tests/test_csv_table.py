@@ -15,7 +15,7 @@ from models.csv_table import CsvError, read_csv
 from models.encoder import TabularEncoder
 from models.tabular import CellError, Table
 
-CELL = st.text(alphabet="ab1.-, \"\r\nNA", max_size=5)
+CELL = st.text(alphabet="ab1.-, \"\r\nNAé€", max_size=5)
 ENDINGS = st.sampled_from(["\n", "\r\n", "\r"])
 
 
@@ -57,10 +57,12 @@ def test_same_cells_as_the_csv_module(rows: list[list[str]], ending: str, quote_
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.lists(st.text(alphabet="ab1.- NA", max_size=4), min_size=3, max_size=3),
+@given(st.lists(st.lists(st.text(alphabet="ab1.- NA\v\x1d\x85\u2028", max_size=4),
+                         min_size=3, max_size=3),
                 min_size=2, max_size=8), ENDINGS, st.integers(0, 7))
 def test_unquoted_text_with_blank_lines(rows: list[list[str]], ending: str, blank_at: int
                                         ) -> None:
+    """Also with the characters str.splitlines would wrongly end a line at."""
     lines = [",".join(row) for row in rows]
     lines.insert(min(blank_at, len(lines)), "")
     check(ending.join(lines))
