@@ -39,6 +39,9 @@ class Column:
         appearance. Empty otherwise.
     codes : ndarray of shape (n_rows,), intp
         Categorical columns: each row's index into ``levels``, -1 where missing.
+    n_missing : int
+        How many cells are missing: counted from ``missing`` unless given (a reader of JSON
+        cells knows it without looking at the array).
 
     A categorical column is held as codes into its distinct levels (as pandas' Categorical
     is): counting and one-hot encoding then look each distinct text up once, not each cell.
@@ -49,10 +52,11 @@ class Column:
     values: np.ndarray = field(default_factory=lambda: _NO_VALUES)
     levels: list[str] = field(default_factory=list)
     codes: np.ndarray = field(default_factory=lambda: _NO_CODES)
+    n_missing: int = -1
 
-    @property
-    def n_missing(self) -> int:
-        return int(np.count_nonzero(self.missing))
+    def __post_init__(self) -> None:
+        if self.n_missing < 0:
+            self.n_missing = int(np.count_nonzero(self.missing))
 
 
 def read_column(cells: Sequence[Any], name: str, text: bool, kind: str | None = None
@@ -116,31 +120,33 @@ def _read_text(cells: Sequence[str], name: str, kind: str | None) -> Column:
 
 
 def _column(kind: str, missing: np.ndarray, present: Any) -> Column:
+    gaps = len(missing) - len(present)
     if kind == "categorical":
         levels, codes = _factorize(present)
-        if len(present) == len(missing):
-            return Column(kind, missing, levels=levels, codes=codes)
-        full = np.full(len(missing), -1, np.intp)
-        full[~missing] = codes
-        return Column(kind, missing, levels=levels, codes=full)
-    if len(present) == len(missing):  # nothing missing
-        return Column(kind, missing, values=present)
+        if gaps:
+            full = np.full(len(missing), -1, np.intp)
+            full[~missing] = codes
+            codes = full
+        return Column(kind, missing, levels=levels, codes=codes, n_missing=gaps)
+    if not gaps:
+        return Column(kind, missing, values=present, n_missing=0)
     values = np.full(len(missing), np.nan)
     values[~missing] = present
-    return Column(kind, missing, values=values)
+    return Column(kind, missing, values=values, n_missing=gaps)
 
 
 def _factorize(cells: Sequence[str]) -> tuple[list[str], np.ndarray]:
-    """The distinct ``cells`` in order of first appearance, and each cell's index among them.
+    """The distinct ``cells`` in order of first appearance, and each cell's index among them:
+    one dict look-up per cell, a new text numbered as it first appears."""
+    codes = _Codes()
+    at = np.fromiter(map(codes.__getitem__, cells), np.intp, len(cells))
+    return list(codes), at
 
-    One dict look-up per cell gives the row where that cell's text first appears; those rows,
-    in order, are the levels, and renumbering them 0, 1, ... gives the codes."""
-    first: dict[str, int] = {}
-    at = np.fromiter(map(first.setdefault, cells, range(len(cells))), np.intp, len(cells))
-    rows = np.fromiter(first.values(), np.intp, len(first))
-    code = np.empty(len(cells), np.intp)
-    code[rows] = np.arange(len(rows))
-    return list(first), code[at]
+
+class _Codes(dict[str, int]):
+    def __missing__(self, text: str) -> int:
+        self[text] = code = len(self)
+        return code
 
 
 def _numbers(present: Sequence[Any], text: bool) -> np.ndarray | None:
@@ -150,7 +156,7 @@ def _numbers(present: Sequence[Any], text: bool) -> np.ndarray | None:
         values = np.fromiter(map(float, present), np.float64, len(present))
     except (ValueError, TypeError, OverflowError):
         return None
-    return values if np.isfinite(values).all() else None
+    return values if np.count_nonzero(np.isfinite(values)) == len(values) else None
 
 
 def _text_numbers(cells: Sequence[str]) -> np.ndarray | None:

@@ -16,7 +16,6 @@ store everything as plain arrays (unicode, float64, bool, int64) for the ``.npz`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain, islice, repeat
 from typing import Any
@@ -24,51 +23,12 @@ from typing import Any
 import numpy as np
 
 from .columns import Column, read_column
+from .encoder_layout import ColumnSpec, Layout, OneHot, ScalarGroup, lay_out
 from .tabular import KINDS, CellError, Table
 
+__all__ = ["ColumnSpec", "TabularEncoder"]
+
 _MAX_RARE = 10_000  # seen-but-rare categories remembered per column, to tell them from unseen
-
-
-@dataclass
-class ColumnSpec:
-    """What ``fit`` learned about one input column."""
-
-    name: str
-    kind: str
-    dropped: str = ""            # why the column is not used ("all_missing", "constant"), or ""
-    missing_rate: float = 0.0
-    median: float = 0.0          # numeric and boolean: the value a missing cell gets
-    mean: float = 0.0
-    std: float = 0.0
-    indicator: bool = False      # numeric and boolean: a missing-indicator column follows
-    categories: list[str] = field(default_factory=list)  # kept, most frequent first
-    rare: list[str] = field(default_factory=list)        # seen in training, served as other
-    missing_category: bool = False
-
-    @property
-    def width(self) -> int:
-        if self.dropped:
-            return 0
-        if self.kind == "categorical":
-            return len(self.categories) + 1 + self.missing_category
-        return 1 + self.indicator
-
-    @cached_property
-    def index(self) -> dict[str, int]:
-        """Each kept category's column within the block."""
-        return {c: k for k, c in enumerate(self.categories)}
-
-    @cached_property
-    def rare_set(self) -> frozenset[str]:
-        return frozenset(self.rare)
-
-    def output_names(self) -> list[str]:
-        if self.dropped:
-            return []
-        if self.kind != "categorical":
-            return [self.name] + ([f"{self.name}__missing"] if self.indicator else [])
-        return ([f"{self.name}={c}" for c in self.categories] + [f"{self.name}__other"]
-                + ([f"{self.name}__missing"] if self.missing_category else []))
 
 
 class TabularEncoder:
@@ -101,7 +61,7 @@ class TabularEncoder:
 
     @property
     def n_features_out_(self) -> int:
-        return sum(spec.width for spec in self.columns_)
+        return self._layout.width
 
     def feature_names_out(self) -> list[str]:
         return [name for spec in self.columns_ for name in spec.output_names()]
@@ -129,11 +89,15 @@ class TabularEncoder:
                 for name, cells in zip(table.names, table.columns, strict=True)]
         self.columns_ = [self._fit_column(name, column)
                          for name, column in zip(table.names, read, strict=True)]
-        for cached in ("_layout", "_n_out"):  # a refit lays its columns out anew
-            self.__dict__.pop(cached, None)
+        self.__dict__.pop("_layout", None)  # a refit lays its columns out anew
         if self.n_features_out_ == 0:
             raise CellError("every column is constant or missing in every row: nothing to learn")
-        return self._encode(read, None)
+        by_name = dict(zip(table.names, read, strict=True))
+        scalars = [_joined([by_name[spec.name] for spec in group.specs])
+                   for group in self._layout.scalars]
+        return self._encode(table.n_rows, scalars,
+                            [by_name[one_hot.spec.name] for one_hot in self._layout.categorical],
+                            None)
 
     def _fit_column(self, name: str, column: Column) -> ColumnSpec:
         missing = column.missing
@@ -172,74 +136,49 @@ class TabularEncoder:
             cell, ``{"row", "feature", "kind": "unseen_category", "value"}`` for a category
             never seen in training (served as "other").
         """
-        known = {spec.name for spec in self.columns_}
+        layout = self._layout
         for name in table.names:
-            if name not in known:
+            if name not in layout.position:
                 raise CellError(f"{name!r} is not a feature of this model", column=name)
         given = dict(zip(table.names, table.columns, strict=True))
-        blank = [None] * table.n_rows
-        read = [None if spec.dropped else
-                read_column(given.get(spec.name, blank), spec.name,
-                            table.text and spec.name in given, spec.kind)
-                for spec in self.columns_]
+        blank = ("" if table.text else None,) * table.n_rows  # an absent column: all missing
+        scalars = [_read_group(group, [given.get(spec.name, blank) for spec in group.specs],
+                               table.text) for group in layout.scalars]
+        categorical = [read_column(given.get(one_hot.spec.name, blank), one_hot.spec.name,
+                                   table.text, "categorical")
+                       for one_hot in layout.categorical]
         warnings: list[dict[str, Any]] = []
-        X = self._encode(read, warnings)
+        X = self._encode(table.n_rows, scalars, categorical, warnings)
         if warnings:
-            warnings.sort(key=lambda w: w["row"])  # stable: columns keep model order per row
+            warnings.sort(key=lambda w: (w["row"], layout.position[w["feature"]]))
         return X, warnings
 
-    def _encode(self, read: Sequence[Column | None],
+    def _encode(self, n: int, scalars: Sequence[Column], categorical: Sequence[Column],
                 warnings: list[dict[str, Any]] | None) -> np.ndarray:
-        """The matrix of read columns; coercions are appended to ``warnings`` unless None."""
-        n = len(next(c for c in read if c is not None).missing)
-        out = np.zeros((n, self._n_out))
-        for (spec, at), column in zip(self._layout, read, strict=True):
-            if spec.dropped or column is None:
-                continue
-            block = out[:, at:at + spec.width]
-            gaps = column.n_missing
-            if column.kind == "categorical":
-                block[np.arange(n), self._category_columns(spec, column, warnings)] = 1.0
-            else:
-                block[:, 0] = np.where(column.missing, spec.median, column.values) if gaps \
-                    else column.values
-                if spec.indicator:
-                    block[:, 1] = column.missing
-            if warnings is not None and gaps:
-                warnings += [{"row": i, "feature": spec.name, "kind": "imputed"}
-                             for i in np.flatnonzero(column.missing).tolist()]
+        """The matrix of ``n`` rows: each of ``_layout.scalars`` read as one column (its k
+        columns' cells one after another) and each categorical column read on its own.
+        Coercions are appended to ``warnings`` unless None."""
+        layout = self._layout
+        out = np.zeros((n, layout.width))
+        for group, column in zip(layout.scalars, scalars, strict=True):
+            values = column.values.reshape(len(group.specs), n)
+            if column.n_missing:  # else every indicator stays 0
+                missing = column.missing.reshape(len(group.specs), n)
+                values = np.where(missing, group.medians, values)
+                out[:, group.indicator_at] = missing[group.with_indicator].T
+                if warnings is not None:
+                    for k, i in zip(*np.nonzero(missing), strict=True):
+                        warnings.append({"row": int(i), "feature": group.specs[k].name,
+                                         "kind": "imputed"})
+            out[:, group.at] = values.T
+        rows = np.arange(n)
+        for one_hot, column in zip(layout.categorical, categorical, strict=True):
+            out[rows, _hot_columns(one_hot, column, warnings)] = 1.0
         return out
 
     @cached_property
-    def _n_out(self) -> int:
-        return self.n_features_out_
-
-    @cached_property
-    def _layout(self) -> list[tuple[ColumnSpec, int]]:
-        """Each column with where its block starts in the output."""
-        starts = np.cumsum([0] + [spec.width for spec in self.columns_[:-1]]).tolist()
-        return list(zip(self.columns_, starts, strict=True))
-
-    @staticmethod
-    def _category_columns(spec: ColumnSpec, column: Column,
-                          warnings: list[dict[str, Any]] | None) -> np.ndarray:
-        """Per row, the block column a category lands in: its own, other, or missing."""
-        other = len(spec.categories)
-        # one entry per level, then the missing rows' column, which their code (-1) picks
-        level_columns = np.fromiter(
-            chain(map(spec.index.get, column.levels, repeat(other)),
-                  [other + 1 if spec.missing_category else other]),
-            np.intp, len(column.levels) + 1)
-        cols = level_columns[column.codes]
-        if warnings is not None:
-            rare = spec.rare_set
-            unseen = [k for k, level in enumerate(column.levels)
-                      if level_columns[k] == other and level not in rare]
-            if unseen:
-                for i in np.flatnonzero(np.isin(column.codes, unseen)).tolist():
-                    warnings.append({"row": i, "feature": spec.name, "kind": "unseen_category",
-                                     "value": column.levels[column.codes[i]]})
-        return cols
+    def _layout(self) -> Layout:
+        return lay_out(self.columns_)
 
     def input_schema(self) -> list[dict[str, Any]]:
         """Per input column: name, type, missing rate in training, dropped, and the categories
@@ -309,6 +248,48 @@ class TabularEncoder:
                        missing_category=bool(flags[j, 1]))
             for j in range(m)]
         return encoder
+
+
+def _hot_columns(one_hot: OneHot, column: Column,
+                 warnings: list[dict[str, Any]] | None) -> np.ndarray:
+    """Per row, the output column a category sets: its own, other, or missing."""
+    spec = one_hot.spec
+    # one entry per level, then the missing rows' column, which their code (-1) picks
+    level_columns = np.fromiter(
+        chain(map(one_hot.at.get, column.levels, repeat(one_hot.other_at)),
+              [one_hot.missing_at]), np.intp, len(column.levels) + 1)
+    if warnings is not None:
+        if column.n_missing:
+            warnings += [{"row": i, "feature": spec.name, "kind": "imputed"}
+                         for i in np.flatnonzero(column.missing).tolist()]
+        rare = spec.rare_set
+        unseen = [k for k, level in enumerate(column.levels)
+                  if level not in one_hot.at and level not in rare]
+        if unseen:
+            for i in np.flatnonzero(np.isin(column.codes, unseen)).tolist():
+                warnings.append({"row": i, "feature": spec.name, "kind": "unseen_category",
+                                 "value": column.levels[column.codes[i]]})
+    return level_columns[column.codes]
+
+
+def _read_group(group: ScalarGroup, columns: list[Sequence[Any]], text: bool) -> Column:
+    """The cells of a group's columns, one column after another, read as one column of its
+    kind (the cell rules do not depend on the column); a cell that does not fit is then found
+    column by column, so the error names its own column and row."""
+    try:
+        return read_column(list(chain.from_iterable(columns)), group.specs[0].name, text,
+                           group.kind)
+    except CellError:
+        for spec, cells in zip(group.specs, columns, strict=True):
+            read_column(cells, spec.name, text, group.kind)
+        raise
+
+
+def _joined(columns: list[Column]) -> Column:
+    """Columns of one kind as one, their cells one after another (``_read_group``'s form)."""
+    return Column(columns[0].kind, np.concatenate([c.missing for c in columns]),
+                  values=np.concatenate([c.values for c in columns]),
+                  n_missing=sum(c.n_missing for c in columns))
 
 
 def _split(flat: np.ndarray, counts: np.ndarray, what: str) -> list[list[str]]:

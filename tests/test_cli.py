@@ -35,7 +35,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    """iris.csv (labels in `species`), and big.csv: digits five times over with noise, which
+    """iris.csv (labels in `species`), and big.csv: digits twenty times over with noise, which
     trains for a few seconds, long enough to watch."""
     d = tmp_path_factory.mktemp("data")
     X, y = load_iris(return_X_y=True)
@@ -43,7 +43,7 @@ def data(tmp_path_factory):
                header=",".join([*IRIS_HEADER, "species"]))
     X, y = load_digits(return_X_y=True)
     rng = np.random.default_rng(0)
-    big = np.vstack([np.column_stack([X + rng.normal(0, 1, X.shape), y]) for _ in range(5)])
+    big = np.vstack([np.column_stack([X + rng.normal(0, 1, X.shape), y]) for _ in range(20)])
     np.savetxt(d / "big.csv", big, delimiter=",", fmt="%.3g", comments="",
                header=",".join([*(f"px{i}" for i in range(64)), "digit"]))
     return d
