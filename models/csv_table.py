@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -66,7 +67,7 @@ def _read_unquoted(data: np.ndarray) -> Table:
     data = np.append(data, np.uint8(_LF))  # the byte after the last cell
     per_column = spans.reshape(width, n).sum(axis=1)
     cuts = np.flatnonzero(np.diff(np.cumsum(per_column) // _GROUP_BYTES)) + 1
-    columns: list[list[str]] = []
+    columns: list[Sequence[str]] = []
     for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), width], strict=True):
         first_g, spans_g = first[lo * n:hi * n], spans[lo * n:hi * n]
         at = np.cumsum(spans_g) - spans_g  # where each cell lands in the copy
