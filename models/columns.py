@@ -22,9 +22,10 @@ BOOLEAN_TOKENS = {"true": True, "false": False, "yes": True, "no": False}
 _AS_NAN = dict.fromkeys(MISSING_TOKENS, "nan")
 _NO_VALUES, _NO_CODES = np.empty(0), np.empty(0, np.intp)  # shared: a column's unused field
 _SCALARS = {str, int, float, bool, type(None)}  # what JSON cells are; others are looked at
+_NUMBER_TYPES, _TEXT_TYPES = frozenset({int, float}), frozenset({str})
 
 
-@dataclass
+@dataclass(slots=True)
 class Column:
     """One column read as its type.
 
@@ -136,21 +137,14 @@ def _column(kind: str, missing: np.ndarray, present: Any) -> Column:
 
 
 def _factorize(cells: Sequence[str]) -> tuple[list[str], np.ndarray]:
-    """The distinct ``cells`` in order of first appearance, and each cell's index among them:
-    one dict look-up per cell, a new text numbered as it first appears."""
-    codes = _Codes()
-    at = np.fromiter(map(codes.__getitem__, cells), np.intp, len(cells))
-    return list(codes), at
-
-
-class _Codes(dict[str, int]):
-    def __missing__(self, text: str) -> int:
-        self[text] = code = len(self)
-        return code
+    """The distinct ``cells`` in order of first appearance, and each cell's index among them."""
+    levels = list(dict.fromkeys(cells))
+    index = dict(zip(levels, range(len(levels)), strict=True))
+    return levels, np.fromiter(map(index.__getitem__, cells), np.intp, len(cells))
 
 
 def _numbers(present: Sequence[Any], text: bool) -> np.ndarray | None:
-    if not text and not set(map(type, present)) <= {int, float}:
+    if not text and not set(map(type, present)) <= _NUMBER_TYPES:
         return None  # bool is not a number here, and a JSON string never is
     try:
         values = np.fromiter(map(float, present), np.float64, len(present))
@@ -182,12 +176,14 @@ def _text_numbers(cells: Sequence[str]) -> np.ndarray | None:
 
 
 def _booleans(present: Sequence[Any], text: bool) -> np.ndarray | None:
-    if not text and not all(isinstance(c, bool | str) or c in (0, 1) for c in present):
-        return None
     meaning = {}  # each distinct cell is looked at once (text cells come as distinct levels)
     for cell in present if text else set(present):
-        value = cell if type(cell) is bool else bool(cell) if not isinstance(cell, str) else \
-            BOOLEAN_TOKENS.get(cell.strip().lower())
+        if isinstance(cell, str):
+            value = BOOLEAN_TOKENS.get(cell.strip().lower())
+        elif type(cell) is bool or cell in (0, 1):
+            value = bool(cell)
+        else:
+            return None
         if value is None:
             return None
         meaning[cell] = value
@@ -195,7 +191,8 @@ def _booleans(present: Sequence[Any], text: bool) -> np.ndarray | None:
 
 
 def _texts(present: Sequence[Any], text: bool) -> Sequence[str]:
-    cells = present if text else list(map(_as_text, present))
+    cells = present if text or set(map(type, present)) <= _TEXT_TYPES else \
+        list(map(_as_text, present))
     if "\x00" in "".join(cells):  # numpy's unicode arrays (the artifact) drop trailing NULs
         cells = [cell.rstrip("\x00") for cell in cells]
     return cells

@@ -160,17 +160,19 @@ class TabularEncoder:
         Coercions are appended to ``warnings`` unless None."""
         layout = self._layout
         out = np.zeros((n, layout.width))
+        values = []  # (k, n) per group, written at layout.scalar_at in one assignment
         for group, column in zip(layout.scalars, scalars, strict=True):
-            values = column.values.reshape(len(group.specs), n)
+            values.append(column.values.reshape(len(group.specs), n))
             if column.n_missing:  # else every indicator stays 0
                 missing = column.missing.reshape(len(group.specs), n)
-                values = np.where(missing, group.medians, values)
+                values[-1] = np.where(missing, group.medians, values[-1])
                 out[:, group.indicator_at] = missing[group.with_indicator].T
                 if warnings is not None:
                     for k, i in zip(*np.nonzero(missing), strict=True):
                         warnings.append({"row": int(i), "feature": group.specs[k].name,
                                          "kind": "imputed"})
-            out[:, group.at] = values.T
+        if values:
+            out[:, layout.scalar_at] = np.concatenate(values).T
         rows = np.arange(n)
         for one_hot, column in zip(layout.categorical, categorical, strict=True):
             out[rows, _hot_columns(one_hot, column, warnings)] = 1.0

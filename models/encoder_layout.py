@@ -93,6 +93,7 @@ class Layout:
 
     width: int
     scalars: list[ScalarGroup]
+    scalar_at: np.ndarray  # every group's ``at``, groups in order
     categorical: list[OneHot]
     position: dict[str, int]  # a column's place among all input columns
 
@@ -118,5 +119,6 @@ def lay_out(specs: list[ColumnSpec]) -> Layout:
             categorical.append(OneHot(spec, {c: starts[j] + k for k, c in
                                              enumerate(spec.categories)},
                                       other, other + spec.missing_category))
-    return Layout(starts[-1], scalars, categorical,
+    scalar_at = np.concatenate([np.zeros(0, np.intp)] + [group.at for group in scalars])
+    return Layout(starts[-1], scalars, scalar_at, categorical,
                   {spec.name: j for j, spec in enumerate(specs)})
