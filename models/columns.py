@@ -33,6 +33,8 @@ class Column:
     ----------
     kind : {"numeric", "boolean", "categorical"}
     missing : ndarray of shape (n_rows,), bool
+    n_missing : int
+        How many cells are missing (a reader of JSON cells knows it without counting).
     values : ndarray of shape (n_rows,), float64
         Numeric and boolean (0/1) columns; NaN where missing. Empty for categorical ones.
     levels : list of str
@@ -40,9 +42,6 @@ class Column:
         appearance. Empty otherwise.
     codes : ndarray of shape (n_rows,), intp
         Categorical columns: each row's index into ``levels``, -1 where missing.
-    n_missing : int
-        How many cells are missing: counted from ``missing`` unless given (a reader of JSON
-        cells knows it without looking at the array).
 
     A categorical column is held as codes into its distinct levels (as pandas' Categorical
     is): counting and one-hot encoding then look each distinct text up once, not each cell.
@@ -50,14 +49,10 @@ class Column:
 
     kind: str
     missing: np.ndarray
+    n_missing: int
     values: np.ndarray = field(default_factory=lambda: _NO_VALUES)
     levels: list[str] = field(default_factory=list)
     codes: np.ndarray = field(default_factory=lambda: _NO_CODES)
-    n_missing: int = -1
-
-    def __post_init__(self) -> None:
-        if self.n_missing < 0:
-            self.n_missing = int(np.count_nonzero(self.missing))
 
 
 def read_column(cells: Sequence[Any], name: str, text: bool, kind: str | None = None
@@ -97,7 +92,8 @@ def _read_text(cells: Sequence[str], name: str, kind: str | None) -> Column:
     if kind in (None, "numeric"):
         values = _text_numbers(cells)
         if values is not None:
-            return Column("numeric", np.isnan(values), values=values)
+            gaps = np.isnan(values)
+            return Column("numeric", gaps, int(np.count_nonzero(gaps)), values=values)
     levels, codes = _factorize(cells)
     gap = np.fromiter(map(MISSING_TOKENS.__contains__, levels), bool, len(levels))
     present = list(compress(levels, (~gap).tolist()))
@@ -105,6 +101,7 @@ def _read_text(cells: Sequence[str], name: str, kind: str | None) -> Column:
     renumber[gap] = -1
     codes = renumber[codes]  # into the present levels; -1 where missing
     missing = codes < 0
+    n_missing = int(np.count_nonzero(missing))
     for candidate in [kind] if kind else KINDS:
         read = _READERS[candidate](present, True)
         if read is None:
@@ -113,8 +110,8 @@ def _read_text(cells: Sequence[str], name: str, kind: str | None) -> Column:
             if read is not present:  # stripping NULs may have merged two levels
                 read, merged = _factorize(read)
                 codes = np.append(merged, -1)[codes]
-            return Column(candidate, missing, levels=read, codes=codes)
-        return Column(candidate, missing, values=np.append(read, np.nan)[codes])
+            return Column(candidate, missing, n_missing, levels=read, codes=codes)
+        return Column(candidate, missing, n_missing, values=np.append(read, np.nan)[codes])
     assert kind is not None  # only a given kind can refuse a cell
     _name_the_cell(cells, missing, name, kind, True)
     raise AssertionError("unreachable")  # pragma: no cover
@@ -128,12 +125,12 @@ def _column(kind: str, missing: np.ndarray, present: Any) -> Column:
             full = np.full(len(missing), -1, np.intp)
             full[~missing] = codes
             codes = full
-        return Column(kind, missing, levels=levels, codes=codes, n_missing=gaps)
+        return Column(kind, missing, gaps, levels=levels, codes=codes)
     if not gaps:
-        return Column(kind, missing, values=present, n_missing=0)
+        return Column(kind, missing, 0, values=present)
     values = np.full(len(missing), np.nan)
     values[~missing] = present
-    return Column(kind, missing, values=values, n_missing=gaps)
+    return Column(kind, missing, gaps, values=values)
 
 
 def _factorize(cells: Sequence[str]) -> tuple[list[str], np.ndarray]:

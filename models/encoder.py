@@ -290,8 +290,8 @@ def _read_group(group: ScalarGroup, columns: list[Sequence[Any]], text: bool) ->
 def _joined(columns: list[Column]) -> Column:
     """Columns of one kind as one, their cells one after another (``_read_group``'s form)."""
     return Column(columns[0].kind, np.concatenate([c.missing for c in columns]),
-                  values=np.concatenate([c.values for c in columns]),
-                  n_missing=sum(c.n_missing for c in columns))
+                  sum(c.n_missing for c in columns),
+                  values=np.concatenate([c.values for c in columns]))
 
 
 def _split(flat: np.ndarray, counts: np.ndarray, what: str) -> list[list[str]]:
