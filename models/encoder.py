@@ -264,9 +264,9 @@ def _hot_columns(one_hot: OneHot, column: Column,
         if column.n_missing:
             warnings += [{"row": i, "feature": spec.name, "kind": "imputed"}
                          for i in np.flatnonzero(column.missing).tolist()]
-        rare = spec.rare_set
-        unseen = [k for k, level in enumerate(column.levels)
-                  if level not in one_hot.at and level not in rare]
+        unseen = [] if all(map(one_hot.at.__contains__, column.levels)) else [
+            k for k, level in enumerate(column.levels)
+            if level not in one_hot.at and level not in spec.rare_set]
         if unseen:
             for i in np.flatnonzero(np.isin(column.codes, unseen)).tolist():
                 warnings.append({"row": i, "feature": spec.name, "kind": "unseen_category",

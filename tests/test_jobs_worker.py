@@ -22,7 +22,9 @@ from service.store import ModelStore
 ROOT = Path(__file__).resolve().parents[1]
 FAST = {"heartbeat_interval": 0.2, "heartbeat_timeout": 2.0, "graceful_timeout": 2}
 SMALL = {"hidden_layers": [8], "epochs": 5, "batch_size": 16}
-ENDLESS = {"hidden_layers": [8], "epochs": 100_000, "batch_size": 60, "early_stopping": False,
+# One step per row keeps an epoch a few ms long: with one batch per epoch a fast machine ran the
+# 100 000 epochs in ~5 s, and the flood of history rows delayed heartbeats past the 2 s timeout.
+ENDLESS = {"hidden_layers": [8], "epochs": 100_000, "batch_size": 1, "early_stopping": False,
            "validation_split": 0.0}
 WORKER = """
 import json, logging, sys

@@ -51,9 +51,9 @@ def from_instances(value: object, loaded: LoadedModel, field: str,
     if not isinstance(value, list):
         raise field_error(field, "must be a list of rows (arrays) or records (objects)")
     _check_rows(len(value), field, settings)
-    records = isinstance(value[0], Mapping)
+    records = isinstance(value[0], dict)  # decoded JSON: an object is a dict
     for i, item in enumerate(value):
-        if isinstance(item, Mapping) != records:
+        if isinstance(item, dict) != records:
             raise field_error(f"{field}[{i}]", f"is {'an array' if records else 'an object'}, "
                               f"but {field}[0] is {'an object' if records else 'an array'}: "
                               "send rows or records, not both")
