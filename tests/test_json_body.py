@@ -6,7 +6,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.api.body import JsonBoolean, parse_json
+from service.api.body import JsonBoolean, _booleans_in_arrays, _structure, parse_json
 
 # Strings with the characters the fast scans split on: quotes, backslashes, colons, t and f.
 _TEXT = st.text(alphabet='ab"\\:tf,[]{} é', max_size=8)
@@ -47,3 +47,22 @@ def test_booleans_in_arrays_become_json_booleans_in_place(rows, flag, text):
                 assert repr(got) == ("true" if cell else "false")
             else:
                 assert got == cell and type(got) is type(cell)
+
+
+@given(_VALUE)
+def test_the_structure_tells_whether_a_boolean_is_an_array_element(doc):
+    """Booleans that are object members only (records) spare the walk; a bare ``true`` as the
+    whole document is walked, harmlessly."""
+    body = orjson.dumps(doc)
+    if isinstance(doc, dict | list):
+        assert _booleans_in_arrays(_structure(body)) == _boolean_in_an_array(doc)
+    assert _marked_everywhere(parse_json(body))
+
+
+def _marked_everywhere(node) -> bool:
+    if isinstance(node, dict):
+        return all(_marked_everywhere(v) for v in node.values())
+    if isinstance(node, list):
+        return all(isinstance(v, JsonBoolean) if isinstance(v, bool) else _marked_everywhere(v)
+                   for v in node)
+    return True

@@ -114,7 +114,7 @@ def parse_json(data: bytes) -> object:
     else:
         if structure.count(b":") != _count_tree_keys(doc):  # a duplicate key collapsed
             doc = _parse_strict(data)
-    if b"t" in structure or b"f" in structure:
+    if _booleans_in_arrays(structure):
         _mark_booleans_in_arrays(doc)
     return doc
 
@@ -245,6 +245,14 @@ def _check_depth(structure: bytes) -> None:
     if int(np.cumsum(steps).max()) > MAX_JSON_DEPTH:
         raise BadRequest(f"malformed JSON: nested too deeply (more than {MAX_JSON_DEPTH} levels "
                          "of arrays and objects)")
+
+
+def _booleans_in_arrays(structure: bytes) -> bool:
+    """Whether a ``true`` or ``false`` is an array element (``_structure``'s bytes: each
+    literal left one ``t`` or ``f``). An object member's value follows its key's colon, so a
+    body whose booleans are all members (records) is not walked."""
+    rest = structure.replace(b":t", b"").replace(b":f", b"")
+    return b"t" in rest or b"f" in rest
 
 
 def _mark_booleans_in_arrays(node: object) -> None:
