@@ -60,8 +60,6 @@ class ScalarGroup:
     ----------
     kind : {"numeric", "boolean"}
     specs : list of ColumnSpec, length k
-    at : ndarray of shape (k,), intp
-        Each column's output column.
     medians : ndarray of shape (k, 1), float64
         What a missing cell of each column becomes.
     with_indicator : ndarray of shape (m,), intp
@@ -71,7 +69,6 @@ class ScalarGroup:
 
     kind: str
     specs: list[ColumnSpec]
-    at: np.ndarray
     medians: np.ndarray
     with_indicator: np.ndarray
     indicator_at: np.ndarray
@@ -93,7 +90,7 @@ class Layout:
 
     width: int
     scalars: list[ScalarGroup]
-    scalar_at: np.ndarray  # every group's ``at``, groups in order
+    scalar_at: np.ndarray  # each scalar column's output column, group after group
     categorical: list[OneHot]
     position: dict[str, int]  # a column's place among all input columns
 
@@ -101,15 +98,15 @@ class Layout:
 def lay_out(specs: list[ColumnSpec]) -> Layout:
     """The ``Layout`` of an encoder's ``columns_`` (blocks follow the input column order)."""
     starts = np.cumsum([0] + [spec.width for spec in specs]).tolist()
-    scalars = []
+    scalars, scalar_at = [], []
     for kind in ("numeric", "boolean"):
         used = [j for j, spec in enumerate(specs) if spec.kind == kind and not spec.dropped]
         if not used:
             continue
         flagged = [k for k, j in enumerate(used) if specs[j].indicator]
+        scalar_at += [starts[j] for j in used]
         scalars.append(ScalarGroup(
-            kind, [specs[j] for j in used], np.array([starts[j] for j in used], np.intp),
-            np.array([[specs[j].median] for j in used], np.float64),
+            kind, [specs[j] for j in used], np.array([[specs[j].median] for j in used], np.float64),
             np.array(flagged, np.intp), np.array([starts[used[k]] + 1 for k in flagged],
                                                  np.intp)))
     categorical = []
@@ -119,6 +116,5 @@ def lay_out(specs: list[ColumnSpec]) -> Layout:
             categorical.append(OneHot(spec, {c: starts[j] + k for k, c in
                                              enumerate(spec.categories)},
                                       other, other + spec.missing_category))
-    scalar_at = np.concatenate([np.zeros(0, np.intp)] + [group.at for group in scalars])
-    return Layout(starts[-1], scalars, scalar_at, categorical,
+    return Layout(starts[-1], scalars, np.array(scalar_at, np.intp), categorical,
                   {spec.name: j for j, spec in enumerate(specs)})
